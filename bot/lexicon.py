@@ -1,0 +1,105 @@
+"""The lexicon: how staff talk, mapped to how policies are written.
+
+``knowledge/lexicon.yaml`` holds groups of two kinds::
+
+    groups:
+      - synonyms: [pupil, student, kid, child, learner]     # each means the others
+      - words: [facebook, instagram, insta, tiktok]         # each of these ...
+        means: [social media, social networking]            # ... also means these
+
+A question's words are expanded through the lexicon, weighted below the words actually
+typed, so "can I add a year 9 on insta" can find a clause about "social media" and
+"pupils". Entries are lower-case and may be phrases of several words ("smart speaker").
+The lexicon is data shared by every policy; it is validated by tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.errors import KnowledgeError
+from bot.knowledge import read_yaml
+
+
+def _clean_terms(terms: tuple[str, ...]) -> tuple[str, ...]:
+    for term in terms:
+        if not term.strip() or term != " ".join(term.split()) or term != term.casefold():
+            raise ValueError(f"term {term!r} must be lower-case, trimmed, single-spaced")
+    return terms
+
+
+class LexiconGroup(BaseModel):
+    """One group: ``synonyms`` (symmetric) or ``words`` that also mean ``means``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    synonyms: tuple[str, ...] = ()
+    words: tuple[str, ...] = ()
+    means: tuple[str, ...] = ()
+
+    @field_validator("synonyms", "words", "means")
+    @classmethod
+    def _clean(cls, terms: tuple[str, ...]) -> tuple[str, ...]:
+        return _clean_terms(terms)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> LexiconGroup:
+        if self.synonyms and (self.words or self.means):
+            raise ValueError("a group has either synonyms, or words and means, not both")
+        if not self.synonyms and not (self.words and self.means):
+            raise ValueError("a group needs synonyms (two or more), or both words and means")
+        if self.synonyms and len(set(self.synonyms)) < 2:
+            raise ValueError("synonyms need at least two different terms")
+        return self
+
+    def expansions(self) -> Iterator[tuple[str, str]]:
+        """Every (term typed, term it also means) pair this group contributes."""
+        for term in self.synonyms:
+            for other in self.synonyms:
+                if other != term:
+                    yield term, other
+        for word in self.words:
+            for meaning in self.means:
+                if meaning != word:
+                    yield word, meaning
+
+
+class Lexicon(BaseModel):
+    """All groups of a lexicon file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: int = 1
+    groups: tuple[LexiconGroup, ...] = Field(default=())
+
+    def expansions(self) -> dict[str, tuple[str, ...]]:
+        """Map each term to the terms it also means, in first-seen order."""
+        table: dict[str, dict[str, None]] = {}
+        for group in self.groups:
+            for term, meaning in group.expansions():
+                table.setdefault(term, {})[meaning] = None
+        return {term: tuple(meanings) for term, meanings in table.items()}
+
+    def terms(self) -> set[str]:
+        """Every term that appears anywhere in the lexicon."""
+        found: set[str] = set()
+        for group in self.groups:
+            found.update(group.synonyms, group.words, group.means)
+        return found
+
+
+EMPTY_LEXICON = Lexicon()
+
+
+def load_lexicon(path: Path) -> Lexicon:
+    """Load and validate a lexicon file; raise ``KnowledgeError`` naming the failing group."""
+    data = read_yaml(path)
+    try:
+        return Lexicon.model_validate(data or {})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        raise KnowledgeError(f"{path}: field {where}: {error['msg']}.") from None

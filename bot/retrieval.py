@@ -1,0 +1,157 @@
+"""Clause retrieval: BM25 over clause fields, scored only where the query can match.
+
+Each clause is indexed in four fields, each its own ``rank_bm25.BM25Plus`` (``BM25Okapi``
+floors the idf of common terms on a small corpus, so matching clauses can score 0):
+
+    text       the clause's own words                     weight 1.0
+    questions  curated alternate questions               weight 0.7
+    tags       curated topic words                        weight 0.5
+    section    the section path                           weight 0.3
+
+rank_bm25 supplies the corpus statistics (idf, document lengths); scoring walks inverted
+lists so a question costs time in proportion to the clauses that share a term with it,
+not to the size of the corpus. BM25Plus adds the same ``idf * delta`` to every clause for
+each query term whether it matches or not; leaving that constant out changes no ranking
+(``tests/bot/test_retrieval.py`` checks the order against ``get_scores``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from rank_bm25 import BM25Plus
+
+from bot.analysis import Analyzer, Concept, Query
+from bot.knowledge import Clause, Policy
+
+FIELD_WEIGHTS: dict[str, float] = {"text": 1.0, "questions": 0.7, "tags": 0.5, "section": 0.3}
+#: How much a lexicon match counts towards coverage, against a word matched as typed.
+EXPANSION_MATCH = 0.6
+#: Information of a word nobody knows (not in the policies nor the lexicon), against a
+#: recognised topic the policies never mention. Unknown words are mostly names, chat filler
+#: and slips; they weaken a match but should not veto it on their own.
+UNKNOWN_INFORMATION = 0.5
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A scored clause: ``entry`` indexes ``ClauseIndex.entries``."""
+
+    entry: int
+    score: float
+    coverage: float
+
+
+class _Field:
+    """One field's inverted lists, with BM25Plus term weights precomputed per posting."""
+
+    def __init__(self, docs: list[list[str]]) -> None:
+        self.idf: dict[str, float] = {}
+        self.postings: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] = {}
+        if not any(docs):
+            return
+        bm25 = BM25Plus(docs)
+        self.idf = dict(bm25.idf)
+        norm = bm25.k1 * (1 - bm25.b + bm25.b * np.asarray(bm25.doc_len) / bm25.avgdl)
+        lists: dict[str, tuple[list[int], list[float]]] = {}
+        for doc_id, freqs in enumerate(bm25.doc_freqs):
+            for term, tf in freqs.items():
+                ids, tfs = lists.setdefault(term, ([], []))
+                ids.append(doc_id)
+                tfs.append(tf)
+        for term, (ids, tfs) in lists.items():
+            id_array = np.asarray(ids, dtype=np.int64)
+            tf_array = np.asarray(tfs, dtype=np.float64)
+            weight = tf_array * (bm25.k1 + 1) / (norm[id_array] + tf_array)
+            self.postings[term] = (id_array, weight)
+
+
+class ClauseIndex:
+    """Every clause of the loaded policies, searchable by analysed questions.
+
+    Example::
+
+        index = ClauseIndex(policies, analyzer)
+        hits = index.search(analyzer.query("can I friend a parent?"), k=3)
+        policy, clause = index.entries[hits[0].entry]
+    """
+
+    def __init__(self, policies: Sequence[Policy], analyzer: Analyzer) -> None:
+        self.analyzer = analyzer
+        self.entries: list[tuple[Policy, Clause]] = [(p, c) for p in policies for c in p.clauses]
+        texts = {
+            "text": [c.text for _, c in self.entries],
+            "questions": [" ".join(c.questions) for _, c in self.entries],
+            "tags": [" ".join(c.tags) for _, c in self.entries],
+            "section": [" ".join(c.section) for _, c in self.entries],
+        }
+        analysed = {name: [analyzer.terms(t) for t in docs] for name, docs in texts.items()}
+        self._fields = {name: _Field(docs) for name, docs in analysed.items()}
+        self.doc_terms: list[frozenset[str]] = [
+            frozenset(t for docs in analysed.values() for t in docs[i])
+            for i in range(len(self.entries))
+        ]
+        df: dict[str, int] = {}
+        for terms in self.doc_terms:
+            for term in terms:
+                df[term] = df.get(term, 0) + 1
+        n = len(self.entries)
+        self._info = {term: math.log((n + 1) / count) for term, count in df.items()}
+        self._max_info = math.log(n + 1)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def scores(self, weights: dict[str, float]) -> npt.NDArray[np.float64]:
+        """Weighted BM25Plus score of every clause (zero where nothing matches)."""
+        total = np.zeros(len(self.entries))
+        for name, field_weight in FIELD_WEIGHTS.items():
+            field = self._fields[name]
+            for term, query_weight in weights.items():
+                posting = field.postings.get(term)
+                if posting is not None:
+                    ids, tfw = posting
+                    total[ids] += (field_weight * query_weight * field.idf[term]) * tfw
+        return total
+
+    def search(self, query: Query, k: int = 3) -> list[Hit]:
+        """The ``k`` best clauses for a query, best first; clauses scoring 0 are left out."""
+        if not query.weights or not self.entries:
+            return []
+        total = self.scores(query.weights)
+        k = min(k, len(total))
+        top = np.argpartition(-total, k - 1)[:k]
+        ordered = sorted(top.tolist(), key=lambda i: (-total[i], i))
+        return [Hit(i, float(total[i]), self.coverage(query, i)) for i in ordered if total[i] > 0]
+
+    def information(self, concept: Concept) -> float:
+        """How much a concept tells about the topic: the idf of its rarest known term.
+
+        A recognised topic that no clause mentions counts as fully informative: a question
+        about "parking" or a "day off" is about that, whatever else it shares with a clause.
+        """
+        known = [self._info[t] for t in (*concept.stems, *concept.expansions) if t in self._info]
+        if known:
+            return max(known)
+        return self._max_info * (1.0 if concept.recognised else UNKNOWN_INFORMATION)
+
+    def coverage(self, query: Query, entry: int) -> float:
+        """The share of the question's topic, by information, that a clause matches.
+
+        A concept counts fully when its typed words are all in the clause (any field), and
+        ``EXPANSION_MATCH`` when only words it means through the lexicon are.
+        """
+        terms = self.doc_terms[entry]
+        total = matched = 0.0
+        for concept in query.topical:
+            weight = self.information(concept)
+            total += weight
+            if all(s in terms for s in concept.stems):
+                matched += weight
+            elif any(s in terms for s in concept.expansions):
+                matched += weight * EXPANSION_MATCH
+        return matched / total if total else 0.0

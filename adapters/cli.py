@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -37,11 +37,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 KnowledgeOption = Annotated[
     Path | None,
-    typer.Option("--knowledge", help="Knowledge folder (default: POLICYBOT_KNOWLEDGE_DIR or the bundled one)."),
+    typer.Option(
+        "--knowledge",
+        help="Knowledge folder (default: POLICYBOT_KNOWLEDGE_DIR or the bundled one).",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Write JSON instead of text.")]
 
@@ -87,8 +90,15 @@ def to_json(reply: Reply) -> dict[str, Any]:
         "obligation": reply.obligation,
         "contact": reply.contact,
         "clauses": [
-            {"id": c.id, "policy": c.policy, "version": c.version, "section": c.section,
-             "text": c.text, "obligation": c.obligation.value, "score": c.score}
+            {
+                "id": c.id,
+                "policy": c.policy,
+                "version": c.version,
+                "section": c.section,
+                "text": c.text,
+                "obligation": c.obligation.value,
+                "score": c.score,
+            }
             for c in reply.clauses
         ],
     }
@@ -116,7 +126,9 @@ def show(reply: Reply) -> None:
 
 @app.command()
 def ask(
-    question: Annotated[str, typer.Argument(help='The question, or "-" to read one per line from stdin.')],
+    question: Annotated[
+        str, typer.Argument(help='The question, or "-" to read one per line from stdin.')
+    ],
     json_output: JsonOption = False,
     knowledge: KnowledgeOption = None,
 ) -> None:
@@ -140,8 +152,13 @@ def answer_lines(bot: PolicyBot, json_output: bool) -> None:
         try:
             reply = bot.ask(question)
         except PolicyBotError as exc:
-            record: dict[str, Any] = {"question": question, "answered": False,
-                                      "reply": str(exc), "clauses": [], "error": str(exc)}
+            record: dict[str, Any] = {
+                "question": question,
+                "answered": False,
+                "reply": str(exc),
+                "clauses": [],
+                "error": str(exc),
+            }
             if not json_output:
                 err.print(escape(str(exc)))
                 continue
@@ -179,8 +196,11 @@ def evaluate_file(
     table.add_row("end-to-end accuracy", f"{report.accuracy:.1%}")
     out.print(table)
     for miss in report.misses:
-        kind = "answered, should decline" if not miss.covered else (
-            "declined" if not miss.answered else f"rank {miss.rank or '>3'}")
+        kind = (
+            "answered, should decline"
+            if not miss.covered
+            else ("declined" if not miss.answered else f"rank {miss.rank or '>3'}")
+        )
         out.print(f"[red]miss[/] ({kind}): {escape(miss.question)}")
         if miss.first_clause:
             out.print(f"   [dim]first clause: {escape(miss.first_clause[:140])}[/]")
@@ -190,15 +210,25 @@ def evaluate_file(
 def policies(json_output: JsonOption = False, knowledge: KnowledgeOption = None) -> None:
     """List the loaded policies."""
     bot = load_bot(knowledge)
-    rows = [{"id": p.id, "title": p.title, "version": p.version,
-             "effective": p.effective.isoformat() if p.effective else None,
-             "clauses": len(p.clauses), "contact": p.contact} for p in bot.policies]
+    rows = [
+        {
+            "id": p.id,
+            "title": p.title,
+            "version": p.version,
+            "effective": p.effective.isoformat() if p.effective else None,
+            "clauses": len(p.clauses),
+            "contact": p.contact,
+        }
+        for p in bot.policies
+    ]
     if json_output:
         out.print_json(data=rows)
         return
     table = Table("id", "title", "version", "clauses", "contact")
     for row in rows:
-        table.add_row(*(escape(str(row[k])) for k in ("id", "title", "version", "clauses", "contact")))
+        table.add_row(
+            *(escape(str(row[k])) for k in ("id", "title", "version", "clauses", "contact"))
+        )
     out.print(table)
 
 
@@ -206,16 +236,22 @@ def policies(json_output: JsonOption = False, knowledge: KnowledgeOption = None)
 def ingest(
     file: Annotated[Path, typer.Argument(help="A policy document: .md, .txt, .docx or .pdf.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Knowledge folder to write.")],
-    policy_id: Annotated[str | None, typer.Option("--id", help="Policy id (default: from the title).")] = None,
-    version: Annotated[str | None, typer.Option("--version", help="Version label (default: from the document).")] = None,
+    policy_id: Annotated[
+        str | None, typer.Option("--id", help="Policy id (default: from the title).")
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option("--version", help="Version label (default: from the document).")
+    ] = None,
 ) -> None:
     """Turn a policy document into a knowledge folder that `ask --knowledge` can use at once."""
     from bot.ingest import ingest_to_folder
 
     with friendly_errors():
         policy = ingest_to_folder(file, out_dir, policy_id=policy_id, version=version)
-    out.print(f"{escape(policy.title)} (version {escape(policy.version)}): "
-              f"{len(policy.clauses)} clauses written to {escape(str(out_dir))}")
+    out.print(
+        f"{escape(policy.title)} (version {escape(policy.version)}): "
+        f"{len(policy.clauses)} clauses written to {escape(str(out_dir))}"
+    )
 
 
 @app.command()
@@ -240,8 +276,12 @@ def chat(knowledge: KnowledgeOption = None) -> None:
 @app.command()
 def serve(
     port: Annotated[int | None, typer.Option(help="Port (default: $PORT or 3978).")] = None,
-    dev: Annotated[bool, typer.Option("--dev", help="Development mode: allow unauthenticated local use.")] = False,
-    socket_mode: Annotated[bool, typer.Option("--socket-mode", help="Slack Socket Mode (needs SLACK_APP_TOKEN).")] = False,
+    dev: Annotated[
+        bool, typer.Option("--dev", help="Development mode: allow unauthenticated local use.")
+    ] = False,
+    socket_mode: Annotated[
+        bool, typer.Option("--socket-mode", help="Slack Socket Mode (needs SLACK_APP_TOKEN).")
+    ] = False,
     knowledge: KnowledgeOption = None,
 ) -> None:
     """Run the web process: Slack at /slack/events, Teams at /api/messages, /healthz."""
@@ -249,13 +289,6 @@ def serve(
 
     with friendly_errors():
         run_server(settings_with(knowledge), port=port, dev=dev, socket_mode=socket_mode)
-
-
-def _mount(name: str, loader: Callable[[], typer.Typer]) -> None:
-    try:
-        app.add_typer(loader(), name=name)
-    except ImportError:  # a surface still being built; its commands are absent
-        pass
 
 
 def main() -> None:

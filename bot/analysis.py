@@ -31,14 +31,27 @@ CORRECTION_WEIGHT = 0.8
 _MAX_PHRASE = 4
 
 _WORD = re.compile(r"[a-z0-9]+")
-_FOLD = str.maketrans({"‘": "'", "’": "'", "‛": "'", "`": "'", "“": '"', "”": '"',
-                       "–": "-", "—": "-", "*": " ", "_": " "})
+_FOLD = str.maketrans(
+    {
+        "‘": "'",
+        "’": "'",
+        "‛": "'",
+        "`": "'",
+        "“": '"',
+        "”": '"',
+        "–": "-",
+        "—": "-",
+        "*": " ",
+        "_": " ",
+    }
+)
 _POSSESSIVE = re.compile(r"(?<=[a-z])'s\b|(?<=s)'(?=\s|$)")
 _APOSTROPHE = re.compile(r"(?<=[a-z])'(?=[a-z])")
 
 # English function words: they carry no topic. Negations and "own" are kept out of this
 # list on purpose: "my own phone" and "not" change what a question is about.
-STOP_WORDS = frozenset("""
+STOP_WORDS = frozenset(
+    """
 a about above after again against all am an and any are aren as at be because been before
 being below between both but by could couldn did didn do does doesn doing down during each
 few for from further had hadn has hasn have haven having he her here hers herself him
@@ -51,17 +64,20 @@ yourself yourselves can cant could im ive id dont doesnt didnt isnt arent wasnt 
 also still just really actually maybe please thanks thank hi hello hey ok okay yes yeah
 got get gets getting go going gone went let lets like want wants wanted need needs
 anyone someone something anything thing things stuff way lot lots bit quick one
-""".split())
+""".split()
+)
 
 # Words that are about work and rules in general rather than about any topic: a clause
 # matching only these does not answer a question.
-GENERIC_WORDS = frozenset("""
+GENERIC_WORDS = frozenset(
+    """
 allow allowed allowing permit permitted permission ok okay alright fine acceptable
 forbidden banned rule rules policy policies guidance guideline guidelines procedure
-school schools staff staffs member members employee employees colleague worker workers
+school schools staff staffs member members employee employees
 teacher teachers people person work working job use used using usage new do make made
 time times day days say said know tell ask asked must may might shall whether
-""".split())
+""".split()
+)
 
 
 def fold(text: str) -> str:
@@ -137,8 +153,11 @@ class Analyzer:
         self._known_stems = self.vocabulary | {self.stem(w) for w in lexicon_words}
         # Typo correction targets: real words of the corpus and lexicon, long enough that
         # one slip of the finger does not turn one word into another.
-        self._spellings = sorted(w for w in corpus_words | lexicon_words
-                                 if len(w) >= 4 and not w.isdigit() and w not in STOP_WORDS)
+        self._spellings = sorted(
+            w
+            for w in corpus_words | lexicon_words
+            if len(w) >= 4 and not w.isdigit() and w not in STOP_WORDS
+        )
 
     @staticmethod
     def stem(word: str) -> str:
@@ -203,8 +222,13 @@ class Analyzer:
         expansions = self._phrases.get((stem,), ())
         return self._make(word, (stem,), expansions, corrected), 1
 
-    def _make(self, surface: str, stems: tuple[str, ...], expansions: tuple[str, ...],
-              corrected: bool = False) -> Concept:
+    def _make(
+        self,
+        surface: str,
+        stems: tuple[str, ...],
+        expansions: tuple[str, ...],
+        corrected: bool = False,
+    ) -> Concept:
         generic = all(s in _GENERIC_STEMS for s in stems)
         extra = tuple(s for s in expansions if s not in stems)
         recognised = bool(extra) or all(s in self._known_stems for s in stems)
@@ -214,8 +238,9 @@ class Analyzer:
         if len(word) < 5 or not self._spellings:
             return None
         limit = 1 if len(word) < 8 else 2
-        found = process.extractOne(word, self._spellings, scorer=DamerauLevenshtein.distance,
-                                   score_cutoff=limit)
+        found = process.extractOne(
+            word, self._spellings, scorer=DamerauLevenshtein.distance, score_cutoff=limit
+        )
         return None if found is None else str(found[0])
 
 

@@ -49,8 +49,13 @@ def answer(index: ClauseIndex, query: Query, hits: list[Hit], contact: str) -> R
     return quote(query.text, clauses[0], related, clauses, contact)
 
 
-def quote(question: str, citation: Citation, related: tuple[Citation, ...],
-          clauses: tuple[Citation, ...], contact: str) -> Reply:
+def quote(
+    question: str,
+    citation: Citation,
+    related: tuple[Citation, ...],
+    clauses: tuple[Citation, ...],
+    contact: str,
+) -> Reply:
     """A reply that quotes one clause, with its citation and related clauses."""
     plain = citation.obligation.to_plain_words()
     lines = [plain, f"“{citation.text}”", f"— {citation.reference}"]

@@ -19,7 +19,6 @@ from bot.errors import ConfigError
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 
-
 class Settings(BaseSettings):
     """Every setting PolicyBot reads, with its environment variable.
 
@@ -78,8 +77,14 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token",
-                     "microsoft_app_password", "secret_key", mode="before")
+    @field_validator(
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "microsoft_app_password",
+        "secret_key",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

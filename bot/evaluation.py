@@ -95,11 +95,16 @@ def evaluate(questions: list[EvalQuestion], ask: Callable[[str], Reply]) -> Eval
     for item in questions:
         reply = ask(item.q)
         rank = rank_of(item.answers, reply.clauses) if item.answers is not None else None
-        outcomes.append(EvalOutcome(
-            question=item.q, covered=item.answers is not None, answered=reply.answered,
-            rank=rank, reply=reply.text,
-            first_clause=reply.clauses[0].text if reply.clauses else None,
-        ))
+        outcomes.append(
+            EvalOutcome(
+                question=item.q,
+                covered=item.answers is not None,
+                answered=reply.answered,
+                rank=rank,
+                reply=reply.text,
+                first_clause=reply.clauses[0].text if reply.clauses else None,
+            )
+        )
     covered = [o for o in outcomes if o.covered]
     uncovered = [o for o in outcomes if not o.covered]
     right = [o for o in covered if o.answered and o.rank == 1]

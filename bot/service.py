@@ -49,6 +49,7 @@ class Library:
     """Loaded policies with their lexicon, analyser and index."""
 
     policies: tuple[Policy, ...]
+    lexicon: Lexicon
     analyzer: Analyzer
     index: ClauseIndex
 
@@ -59,8 +60,11 @@ class Library:
         The lexicon is looked for in the folder, then (for a folder made by
         ``policybot ingest``) in the bundled knowledge.
         """
-        policies = tuple(load_policies(knowledge_dir))
-        lexicon = _find_lexicon(knowledge_dir)
+        return cls.from_policies(tuple(load_policies(knowledge_dir)), _find_lexicon(knowledge_dir))
+
+    @classmethod
+    def from_policies(cls, policies: tuple[Policy, ...], lexicon: Lexicon) -> Library:
+        """Analyse and index policies already loaded."""
         corpus = [
             text
             for p in policies
@@ -68,7 +72,7 @@ class Library:
             for text in (c.text, *c.section, *c.questions, *c.tags)
         ]
         analyzer = Analyzer(lexicon, corpus)
-        return cls(policies, analyzer, ClauseIndex(policies, analyzer))
+        return cls(policies, lexicon, analyzer, ClauseIndex(policies, analyzer))
 
 
 def _find_lexicon(knowledge_dir: Path) -> Lexicon:

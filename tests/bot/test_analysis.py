@@ -1,0 +1,80 @@
+"""Analysis: folding, stop words, stems, lexicon phrases, typo correction, known words."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.analysis import EXPANSION_WEIGHT, Analyzer, fold, words
+from bot.lexicon import Lexicon
+
+LEXICON = Lexicon.model_validate(
+    {
+        "groups": [
+            {"words": ["insta", "instagram", "tiktok"], "means": ["social media"]},
+            {"synonyms": ["pupil", "student", "year 9"]},
+            {"words": ["smart speaker", "alexa"], "means": ["smart device"]},
+        ]
+    }
+)
+CORPUS = [
+    "Staff must decline 'friend requests' from pupils on social media.",
+    "Staff members must not edit open access online encyclopaedias such as *Wikipedia*.",
+]
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Analyzer:
+    return Analyzer(LEXICON, CORPUS)
+
+
+def test_fold_straightens_quotes_and_drops_emphasis() -> None:
+    assert fold("Pupils’ **MUST** ‘friend’").split() == ["pupils", "must", "'friend'"]
+    assert words("Don’t share the *school's* e-mail") == [
+        "dont",
+        "share",
+        "the",
+        "school",
+        "e",
+        "mail",
+    ]
+
+
+def test_document_terms_are_stemmed_without_stop_words(analyzer: Analyzer) -> None:
+    assert analyzer.terms("The pupils were requesting friends") == ["pupil", "request", "friend"]
+
+
+def test_lexicon_phrases_expand_below_typed_words(analyzer: Analyzer) -> None:
+    query = analyzer.query("a year 9 wants to follow me on insta")
+    assert query.weights["insta"] == 1.0
+    assert query.weights["social"] == query.weights["media"] == EXPANSION_WEIGHT
+    assert query.weights["pupil"] == EXPANSION_WEIGHT
+    surfaces = [c.surface for c in query.concepts]
+    assert "year 9" in surfaces  # one concept, not "year" and "9"
+
+
+def test_longest_phrase_wins(analyzer: Analyzer) -> None:
+    concept = analyzer.query("turn off the smart speaker")
+    assert [c.surface for c in concept.concepts if c.expansions] == ["smart speaker"]
+
+
+def test_typos_are_corrected_against_the_vocabulary(analyzer: Analyzer) -> None:
+    query = analyzer.query("can I edit wikipeda")
+    corrected = [c for c in query.concepts if c.corrected]
+    assert [c.stems for c in corrected] == [("wikipedia",)]
+    assert query.weights["wikipedia"] < 1.0
+
+
+def test_short_words_are_not_corrected(analyzer: Analyzer) -> None:
+    assert not any(c.corrected for c in analyzer.query("can I poke pupls").concepts[:1])
+
+
+def test_generic_and_unknown_words_are_flagged(analyzer: Analyzer) -> None:
+    concepts = {c.surface: c for c in analyzer.query("is parking allowed at school").concepts}
+    assert concepts["allowed"].generic and concepts["school"].generic
+    assert not concepts["parking"].generic and not concepts["parking"].recognised
+
+
+def test_known_words_are_vocabulary_lexicon_or_stop_words(analyzer: Analyzer) -> None:
+    assert analyzer.is_known("pupils") and analyzer.is_known("Insta") and analyzer.is_known("can")
+    assert not analyzer.is_known("Jayden")
+    assert not analyzer.is_known("07700")

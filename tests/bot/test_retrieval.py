@@ -1,0 +1,109 @@
+"""Retrieval: candidate-only scoring ranks exactly as rank_bm25 scores every clause."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from rank_bm25 import BM25Plus
+
+from bot.analysis import Analyzer, Query
+from bot.knowledge import Clause, Policy, sha256_text
+from bot.lexicon import EMPTY_LEXICON
+from bot.retrieval import ClauseIndex
+
+VOCABULARY = [f"word{i}" for i in range(300)]
+
+
+def synthetic_policy(n: int, seed: int) -> Policy:
+    rng = random.Random(seed)
+    clauses = []
+    for i in range(n):
+        # Zipf-like: a few words are very common, most are rare.
+        text = " ".join(
+            VOCABULARY[min(int(rng.paretovariate(1.1)) - 1, 299)] for _ in range(rng.randint(3, 25))
+        )
+        clauses.append(Clause(id=f"c-{i}", section=("Only",), text=text))
+    return Policy(
+        id="synthetic",
+        title="Synthetic",
+        version="1",
+        contact="nobody",
+        source="none",
+        content_hash=sha256_text(str(seed)),
+        clauses=tuple(clauses),
+    )
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_candidate_scoring_matches_get_scores(seed: int) -> None:
+    policy = synthetic_policy(400, seed)
+    analyzer = Analyzer(EMPTY_LEXICON, [c.text for c in policy.clauses])
+    index = ClauseIndex([policy], analyzer)
+    bare = BM25Plus([analyzer.terms(c.text) for c in policy.clauses])
+    rng = random.Random(seed + 100)
+    for _ in range(20):
+        terms = rng.sample(VOCABULARY[:60], rng.randint(1, 5))
+        mine = index.scores(dict.fromkeys(terms, 1.0))
+        theirs = bare.get_scores(terms)
+        constant = sum(bare.idf.get(t, 0.0) * bare.delta for t in terms)
+        assert np.allclose(mine, theirs - constant)
+        # Same order; ties (equal in exact arithmetic) are compared after rounding.
+        order_mine = np.argsort(-np.round(mine, 9), kind="stable")
+        order_theirs = np.argsort(-np.round(theirs - constant, 9), kind="stable")
+        assert np.array_equal(order_mine, order_theirs)
+
+
+def test_search_returns_best_first_and_skips_non_matching() -> None:
+    policy = synthetic_policy(50, 7)
+    analyzer = Analyzer(EMPTY_LEXICON, [c.text for c in policy.clauses])
+    index = ClauseIndex([policy], analyzer)
+    query = analyzer.query("word40 word41")
+    hits = index.search(query, k=3)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert all(h.score > 0 for h in hits)
+    assert index.search(Query("", ()), k=3) == []
+
+
+def test_fields_all_count_and_text_counts_most() -> None:
+    clauses = (
+        Clause(id="a", section=("Gambling",), text="Betting is covered elsewhere."),
+        Clause(id="b", section=("Other",), text="Gambling is forbidden."),
+        Clause(id="c", section=("Other",), text="Nothing here.", questions=("gambling?",)),
+    )
+    policy = Policy(
+        id="p",
+        title="P",
+        version="1",
+        contact="x",
+        source="s",
+        content_hash=sha256_text("p"),
+        clauses=clauses,
+    )
+    analyzer = Analyzer(EMPTY_LEXICON, [c.text for c in clauses])
+    index = ClauseIndex([policy], analyzer)
+    hits = index.search(analyzer.query("gambling"), k=3)
+    assert [index.entries[h.entry][1].id for h in hits] == ["b", "c", "a"]
+
+
+def test_coverage_counts_unknown_words_below_recognised_topics() -> None:
+    clauses = (
+        Clause(id="a", section=("S",), text="Lunch breaks are free time."),
+        Clause(id="b", section=("S",), text="Passwords must be secret."),
+    )
+    policy = Policy(
+        id="p",
+        title="P",
+        version="1",
+        contact="x",
+        source="s",
+        content_hash=sha256_text("p"),
+        clauses=clauses,
+    )
+    analyzer = Analyzer(EMPTY_LEXICON, [c.text for c in clauses])
+    index = ClauseIndex([policy], analyzer)
+    whole = index.coverage(analyzer.query("lunch breaks"), 0)
+    with_filler = index.coverage(analyzer.query("lunch breaks zorblax"), 0)
+    assert whole == 1.0
+    assert 0.5 < with_filler < 1.0

@@ -1,0 +1,121 @@
+"""PolicyBot's front door: answers quote and cite, declines name the contact, limits hold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.chat import Incoming
+from bot.errors import KnowledgeError, QuestionError
+from bot.knowledge import Clause, Obligation, Policy, save_policy, sha256_text
+from bot.lexicon import Lexicon
+from bot.service import MAX_QUESTION_CHARS, Library, PolicyBot
+
+CLAUSES = (
+    Clause(
+        id="gaming-1",
+        section=("Internet",),
+        obligation=Obligation.PROHIBITED,
+        text="Use of the internet for gambling is **forbidden**.",
+    ),
+    Clause(
+        id="gaming-2",
+        section=("Internet",),
+        obligation=Obligation.PROHIBITED,
+        text="Online betting sites must not be visited on school devices.",
+    ),
+    Clause(
+        id="photos-1",
+        section=("Images",),
+        obligation=Obligation.REQUIRED,
+        text="Staff must only use school equipment to take photographs of pupils.",
+    ),
+    Clause(
+        id="advice-1",
+        section=("Advice",),
+        obligation=Obligation.INFORMATION,
+        text="If you are in doubt, please seek advice.",
+    ),
+)
+POLICY = Policy(
+    id="tiny",
+    title="Tiny Policy",
+    version="2024",
+    contact="the Head teacher",
+    source="tiny.md",
+    content_hash=sha256_text("tiny"),
+    clauses=CLAUSES,
+)
+LEXICON = Lexicon.model_validate(
+    {
+        "groups": [
+            {"words": ["poker", "bet", "casino"], "means": ["gambling", "betting"]},
+            {"words": ["pics", "pic", "selfie"], "means": ["photographs"]},
+        ]
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def bot() -> PolicyBot:
+    return PolicyBot(Library.from_policies((POLICY,), LEXICON))
+
+
+def test_answer_quotes_the_clause_and_cites_it(bot: PolicyBot) -> None:
+    reply = bot.ask("can I play poker on the internet?")
+    assert reply.answered and reply.answer is not None
+    assert reply.answer.id == "gaming-1"
+    assert CLAUSES[0].text in reply.text
+    assert "Tiny Policy, version 2024, Internet" in reply.text
+    assert reply.obligation == "Not allowed."
+
+
+def test_close_runner_up_is_offered_as_related(bot: PolicyBot) -> None:
+    reply = bot.ask("can I bet online or gamble on the internet?")
+    assert reply.answered
+    assert {c.id for c in (reply.answer, *reply.related) if c} == {"gaming-1", "gaming-2"}
+    assert len(reply.related) <= 2
+
+
+def test_uncovered_question_is_declined_with_the_contact(bot: PolicyBot) -> None:
+    reply = bot.ask("how do I book a parking space?")
+    assert not reply.answered
+    assert reply.answer is None
+    assert "doesn't cover" in reply.text and "the Head teacher" in reply.text
+
+
+def test_generic_words_alone_are_declined(bot: PolicyBot) -> None:
+    assert not bot.ask("is it allowed at school?").answered
+
+
+@pytest.mark.parametrize("text", ["", "   ", "x" * (MAX_QUESTION_CHARS + 1), "y" * 40_000])
+def test_empty_and_overlong_questions_are_refused_clearly(bot: PolicyBot, text: str) -> None:
+    with pytest.raises(QuestionError) as caught:
+        bot.handle(Incoming(text=text))
+    assert "question" in str(caught.value).lower()
+
+
+def test_handle_without_a_store_answers_without_log_id(bot: PolicyBot) -> None:
+    reply = bot.handle(Incoming(text="pics of pupils on my phone", platform="slack", user="U1"))
+    assert reply.answered and reply.answer is not None and reply.answer.id == "photos-1"
+    assert reply.log_id is None
+
+
+def test_explain_shows_one_clause(bot: PolicyBot) -> None:
+    reply = bot.explain("photos-1")
+    assert reply.answer is not None and reply.answer.id == "photos-1"
+    with pytest.raises(KnowledgeError):
+        bot.explain("nope")
+
+
+def test_help_names_policies_and_contact(bot: PolicyBot) -> None:
+    text = bot.help_text()
+    assert "Tiny Policy (version 2024)" in text and "the Head teacher" in text
+
+
+def test_library_loads_a_folder_made_on_disk(tmp_path: Path) -> None:
+    save_policy(POLICY, tmp_path / "tiny")
+    library = Library.load(tmp_path)
+    assert [p.id for p in library.policies] == ["tiny"]
+    assert len(library.index) == len(CLAUSES)

@@ -14,20 +14,28 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 
 import Stemmer
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
+from wordfreq import zipf_frequency
 
 from bot.lexicon import Lexicon
 
-#: Weight of a term reached through the lexicon, relative to a typed word.
+#: Weight of a term reached through the lexicon, relative to a typed word: a synonym
+#: ("pupil" for "student") nearly as much, a broader meaning ("social media" for "insta")
+#: half as much.
+SYNONYM_WEIGHT = 0.9
 EXPANSION_WEIGHT = 0.5
 #: Weight of a vocabulary word that a misspelt word was corrected to.
 CORRECTION_WEIGHT = 0.8
+#: Weight of generic words (school, staff, allowed): they rank, but weakly.
+GENERIC_WEIGHT = 0.5
+#: Words at least this common in English (Zipf scale, wordfreq) are never "corrected".
+REAL_WORD_ZIPF = 2.5
 _MAX_PHRASE = 4
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -92,31 +100,60 @@ def words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 
 
+def singular(word: str) -> str:
+    """A folded word with a regular English plural undone: "parents" → "parent".
+
+    Deliberately lighter than stemming, for lexicon look-ups where "allowance" must not
+    meet "allowed".
+    """
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("sses", "shes", "ches", "xes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
 @dataclass(frozen=True)
 class Concept:
     """One thing a question mentions: a word or a lexicon phrase, with what it means.
 
-    ``stems`` are the typed (or typo-corrected) terms; ``expansions`` the terms reached
-    through the lexicon. ``generic`` concepts (school, staff, allowed ...) rank but do not
-    count towards coverage. ``recognised`` is False for a word neither the policies nor
-    the lexicon know (a name, a typo beyond repair, chat filler).
+    ``stems`` are the typed (or typo-corrected) terms; ``expansions`` the phrases (as
+    stems) it also means through the lexicon, each with its weight. A concept counts once
+    in a score, through whichever of its alternatives matches a clause best, so a word
+    with many synonyms does not outweigh one with none. ``generic`` concepts (school,
+    staff, allowed ...) rank at reduced weight and do not count towards coverage.
+    ``recognised`` is False for a word neither the policies nor the lexicon know (a name,
+    a typo beyond repair, chat filler).
     """
 
     surface: str
     stems: tuple[str, ...]
-    expansions: tuple[str, ...] = ()
+    expansions: tuple[tuple[tuple[str, ...], float], ...] = ()
     generic: bool = False
     corrected: bool = False
     recognised: bool = True
 
+    @property
+    def weight(self) -> float:
+        """Weight of the typed words."""
+        if self.generic:
+            return GENERIC_WEIGHT
+        return CORRECTION_WEIGHT if self.corrected else 1.0
+
+    def alternatives(self) -> Iterator[tuple[tuple[str, ...], float]]:
+        """Each way the concept can match, as (stems, weight): typed words first."""
+        yield self.stems, self.weight
+        yield from self.expansions
+
 
 @dataclass(frozen=True)
 class Query:
-    """An analysed question: its concepts and the weighted terms they search for."""
+    """An analysed question: the concepts it mentions."""
 
     text: str
     concepts: tuple[Concept, ...]
-    weights: dict[str, float] = field(default_factory=dict)
 
     @property
     def topical(self) -> tuple[Concept, ...]:
@@ -130,18 +167,22 @@ class Analyzer:
     Example::
 
         analyzer = Analyzer(lexicon, corpus_texts)
-        analyzer.terms("Staff must decline friend requests")   # ['staff', 'declin', ...]
-        analyzer.query("can i add a year 9 on insta").weights
+        analyzer.terms("Staff must decline friend requests")   # ['staff', 'must', 'declin', ...]
+        analyzer.query("can i add a year 9 on insta").concepts
     """
 
     def __init__(self, lexicon: Lexicon, corpus: Iterable[str] = ()) -> None:
-        self._phrases: dict[tuple[str, ...], tuple[str, ...]] = {}
+        # Lexicon entries are looked up by their words as typed (plurals folded), not by
+        # stems: stemming would make "allowance" (pay) an expansion of "allowed".
+        self._phrases: dict[tuple[str, ...], dict[tuple[str, ...], float]] = {}
         for term, meanings in lexicon.expansions().items():
-            key = self._stem_phrase(term)
-            if key:
-                expanded = self._phrases.setdefault(key, ())
-                extra = tuple(s for m in meanings for s in self._stem_phrase(m))
-                self._phrases[key] = tuple(dict.fromkeys(expanded + extra))
+            key = tuple(singular(w) for w in words(term))
+            table = self._phrases.setdefault(key, {})
+            for meaning, synonym in meanings.items():
+                phrase = self._stem_phrase(meaning)
+                weight = SYNONYM_WEIGHT if synonym else EXPANSION_WEIGHT
+                if phrase and weight > table.get(phrase, 0.0):
+                    table[phrase] = weight
         lexicon_words = {w for term in lexicon.terms() for w in words(term)}
         corpus_words: set[str] = set()
         for text in corpus:
@@ -183,7 +224,7 @@ class Analyzer:
         )
 
     def query(self, text: str) -> Query:
-        """Analyse a question into concepts and weighted terms."""
+        """Analyse a question into concepts."""
         tokens = words(text)
         concepts: list[Concept] = []
         i = 0
@@ -192,24 +233,16 @@ class Analyzer:
             i += used
             if concept is not None:
                 concepts.append(concept)
-        weights: dict[str, float] = {}
-        for concept in concepts:
-            own = CORRECTION_WEIGHT if concept.corrected else 1.0
-            for s in concept.stems:
-                weights[s] = max(weights.get(s, 0.0), own)
-            for s in concept.expansions:
-                weights[s] = max(weights.get(s, 0.0), EXPANSION_WEIGHT)
-        return Query(text=text, concepts=tuple(concepts), weights=weights)
+        return Query(text=text, concepts=tuple(concepts))
 
     def _concept_at(self, tokens: list[str], i: int) -> tuple[Concept | None, int]:
         # Longest lexicon phrase first: "smart speaker" before "smart".
         for size in range(min(_MAX_PHRASE, len(tokens) - i), 1, -1):
             span = tokens[i : i + size]
-            if span[0] in STOP_WORDS or span[-1] in STOP_WORDS:
-                continue
-            key = tuple(self.stem(w) for w in span if w not in STOP_WORDS)
+            key = tuple(singular(w) for w in span)
             if key in self._phrases:
-                return self._make(" ".join(span), key, self._phrases[key]), size
+                stems = tuple(self.stem(w) for w in span if w not in STOP_WORDS)
+                return self._make(" ".join(span), stems, self._phrases[key]), size
         word = tokens[i]
         if word in STOP_WORDS:
             return None, 1
@@ -219,23 +252,25 @@ class Analyzer:
             fixed = self._correct(word)
             if fixed is not None:
                 word, stem, corrected = fixed, self.stem(fixed), True
-        expansions = self._phrases.get((stem,), ())
-        return self._make(word, (stem,), expansions, corrected), 1
+        return self._make(word, (stem,), self._phrases.get((singular(word),), {}), corrected), 1
 
     def _make(
         self,
         surface: str,
         stems: tuple[str, ...],
-        expansions: tuple[str, ...],
+        expansions: dict[tuple[str, ...], float],
         corrected: bool = False,
     ) -> Concept:
-        generic = all(s in _GENERIC_STEMS for s in stems)
-        extra = tuple(s for s in expansions if s not in stems)
+        if all(s in _GENERIC_STEMS for s in stems):
+            return Concept(surface, stems, generic=True, corrected=corrected)
+        extra = tuple((p, w) for p, w in expansions.items() if p != stems)
         recognised = bool(extra) or all(s in self._known_stems for s in stems)
-        return Concept(surface, stems, extra, generic, corrected, recognised)
+        return Concept(surface, stems, extra, False, corrected, recognised)
 
     def _correct(self, word: str) -> str | None:
-        if len(word) < 5 or not self._spellings:
+        # A real English word is not a typo, however close it is to a policy word:
+        # "faster" must not become "easter".
+        if len(word) < 5 or not self._spellings or zipf_frequency(word, "en") >= REAL_WORD_ZIPF:
             return None
         limit = 1 if len(word) < 8 else 2
         found = process.extractOne(

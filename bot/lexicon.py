@@ -55,16 +55,16 @@ class LexiconGroup(BaseModel):
             raise ValueError("synonyms need at least two different terms")
         return self
 
-    def expansions(self) -> Iterator[tuple[str, str]]:
-        """Every (term typed, term it also means) pair this group contributes."""
+    def expansions(self) -> Iterator[tuple[str, str, bool]]:
+        """Every (term typed, term it also means, synonym?) triple this group contributes."""
         for term in self.synonyms:
             for other in self.synonyms:
                 if other != term:
-                    yield term, other
+                    yield term, other, True
         for word in self.words:
             for meaning in self.means:
                 if meaning != word:
-                    yield word, meaning
+                    yield word, meaning, False
 
 
 class Lexicon(BaseModel):
@@ -75,13 +75,15 @@ class Lexicon(BaseModel):
     version: int = 1
     groups: tuple[LexiconGroup, ...] = Field(default=())
 
-    def expansions(self) -> dict[str, tuple[str, ...]]:
-        """Map each term to the terms it also means, in first-seen order."""
-        table: dict[str, dict[str, None]] = {}
+    def expansions(self) -> dict[str, dict[str, bool]]:
+        """Map each term to the terms it also means (first-seen order), each flagged True
+        when the two are synonyms rather than a word and a broader meaning."""
+        table: dict[str, dict[str, bool]] = {}
         for group in self.groups:
-            for term, meaning in group.expansions():
-                table.setdefault(term, {})[meaning] = None
-        return {term: tuple(meanings) for term, meanings in table.items()}
+            for term, meaning, synonym in group.expansions():
+                meanings = table.setdefault(term, {})
+                meanings[meaning] = meanings.get(meaning, False) or synonym
+        return table
 
     def terms(self) -> set[str]:
         """Every term that appears anywhere in the lexicon."""

@@ -29,6 +29,9 @@ from bot.analysis import Analyzer, Concept, Query
 from bot.knowledge import Clause, Policy
 
 FIELD_WEIGHTS: dict[str, float] = {"text": 1.0, "questions": 0.7, "tags": 0.5, "section": 0.3}
+#: Candidates re-ordered by coverage, and the weight a clause keeps at zero coverage.
+RERANK_POOL = 20
+COVERAGE_FLOOR = 0.25
 #: How much a lexicon match counts towards coverage, against a word matched as typed.
 EXPANSION_MATCH = 0.6
 #: Information of a word nobody knows (not in the policies nor the lexicon), against a
@@ -95,19 +98,25 @@ class ClauseIndex:
             frozenset(t for docs in analysed.values() for t in docs[i])
             for i in range(len(self.entries))
         ]
+        # The policy's own words and curated topics; alternate questions are looser.
+        self._core_terms: list[frozenset[str]] = [
+            frozenset((*analysed["text"][i], *analysed["tags"][i], *analysed["section"][i]))
+            for i in range(len(self.entries))
+        ]
         df: dict[str, int] = {}
         for terms in self.doc_terms:
             for term in terms:
                 df[term] = df.get(term, 0) + 1
         n = len(self.entries)
         self._info = {term: math.log((n + 1) / count) for term, count in df.items()}
+        self._terms = frozenset(df)
         self._max_info = math.log(n + 1)
 
     def __len__(self) -> int:
         return len(self.entries)
 
-    def scores(self, weights: dict[str, float]) -> npt.NDArray[np.float64]:
-        """Weighted BM25Plus score of every clause (zero where nothing matches)."""
+    def term_scores(self, weights: dict[str, float]) -> npt.NDArray[np.float64]:
+        """Weighted BM25Plus score of every clause for a bag of terms (zero: no match)."""
         total = np.zeros(len(self.entries))
         for name, field_weight in FIELD_WEIGHTS.items():
             field = self._fields[name]
@@ -118,15 +127,37 @@ class ClauseIndex:
                     total[ids] += (field_weight * query_weight * field.idf[term]) * tfw
         return total
 
+    def scores(self, query: Query) -> npt.NDArray[np.float64]:
+        """Score of every clause: each concept adds its best-matching alternative."""
+        total = np.zeros(len(self.entries))
+        for concept in query.concepts:
+            best: npt.NDArray[np.float64] | None = None
+            for stems, weight in concept.alternatives():
+                if not any(t in self._terms for t in stems):
+                    continue
+                scored = self.term_scores(dict.fromkeys(stems, weight))
+                best = scored if best is None else np.maximum(best, scored)
+            if best is not None:
+                total += best
+        return total
+
     def search(self, query: Query, k: int = 3) -> list[Hit]:
-        """The ``k`` best clauses for a query, best first; clauses scoring 0 are left out."""
-        if not query.weights or not self.entries:
+        """The ``k`` best clauses for a query, best first; clauses scoring 0 are left out.
+
+        BM25 finds the candidates; they are then ordered by BM25 times how much of the
+        question each covers, so a clause that matches one word of the question very well
+        does not beat one that matches all of it a little less well.
+        """
+        if not query.concepts or not self.entries:
             return []
-        total = self.scores(query.weights)
-        k = min(k, len(total))
-        top = np.argpartition(-total, k - 1)[:k]
-        ordered = sorted(top.tolist(), key=lambda i: (-total[i], i))
-        return [Hit(i, float(total[i]), self.coverage(query, i)) for i in ordered if total[i] > 0]
+        total = self.scores(query)
+        pool = min(RERANK_POOL, len(total))
+        top = np.argpartition(-total, pool - 1)[:pool]
+        hits = [
+            Hit(i, float(total[i]), self.coverage(query, i)) for i in top.tolist() if total[i] > 0
+        ]
+        hits.sort(key=lambda h: (-h.score * (COVERAGE_FLOOR + h.coverage) ** 2, h.entry))
+        return hits[:k]
 
     def information(self, concept: Concept) -> float:
         """How much a concept tells about the topic: the idf of its rarest known term.
@@ -134,7 +165,9 @@ class ClauseIndex:
         A recognised topic that no clause mentions counts as fully informative: a question
         about "parking" or a "day off" is about that, whatever else it shares with a clause.
         """
-        known = [self._info[t] for t in (*concept.stems, *concept.expansions) if t in self._info]
+        known = [
+            self._info[t] for stems, _ in concept.alternatives() for t in stems if t in self._info
+        ]
         if known:
             return max(known)
         return self._max_info * (1.0 if concept.recognised else UNKNOWN_INFORMATION)
@@ -142,16 +175,19 @@ class ClauseIndex:
     def coverage(self, query: Query, entry: int) -> float:
         """The share of the question's topic, by information, that a clause matches.
 
-        A concept counts fully when its typed words are all in the clause (any field), and
-        ``EXPANSION_MATCH`` when only words it means through the lexicon are.
+        A concept counts fully when its typed words are all in the clause's text, tags or
+        section, and ``EXPANSION_MATCH`` when they are only in its alternate questions, or
+        when all the words of one of its lexicon meanings are.
         """
-        terms = self.doc_terms[entry]
+        core, terms = self._core_terms[entry], self.doc_terms[entry]
         total = matched = 0.0
         for concept in query.topical:
             weight = self.information(concept)
             total += weight
-            if all(s in terms for s in concept.stems):
+            if all(s in core for s in concept.stems):
                 matched += weight
-            elif any(s in terms for s in concept.expansions):
+            elif all(s in terms for s in concept.stems) or any(
+                all(s in terms for s in phrase) for phrase, _ in concept.expansions
+            ):
                 matched += weight * EXPANSION_MATCH
         return matched / total if total else 0.0

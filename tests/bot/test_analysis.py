@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.analysis import EXPANSION_WEIGHT, Analyzer, fold, words
+from bot.analysis import EXPANSION_WEIGHT, SYNONYM_WEIGHT, Analyzer, fold, singular, words
 from bot.lexicon import Lexicon
 
 LEXICON = Lexicon.model_validate(
@@ -44,12 +44,21 @@ def test_document_terms_are_stemmed_without_stop_words(analyzer: Analyzer) -> No
 
 
 def test_lexicon_phrases_expand_below_typed_words(analyzer: Analyzer) -> None:
-    query = analyzer.query("a year 9 wants to follow me on insta")
-    assert query.weights["insta"] == 1.0
-    assert query.weights["social"] == query.weights["media"] == EXPANSION_WEIGHT
-    assert query.weights["pupil"] == EXPANSION_WEIGHT
-    surfaces = [c.surface for c in query.concepts]
-    assert "year 9" in surfaces  # one concept, not "year" and "9"
+    concepts = {
+        c.surface: c for c in analyzer.query("a year 9 wants to follow me on insta").concepts
+    }
+    assert concepts["insta"].weight == 1.0
+    assert dict(concepts["insta"].expansions) == {("social", "media"): EXPANSION_WEIGHT}
+    # "year 9" is one concept (not "year" and "9"), and a synonym of "pupil".
+    assert dict(concepts["year 9"].expansions)[("pupil",)] == SYNONYM_WEIGHT
+    assert EXPANSION_WEIGHT < SYNONYM_WEIGHT < 1.0
+
+
+def test_lexicon_lookup_folds_plurals_but_does_not_stem(analyzer: Analyzer) -> None:
+    assert singular("parents") == "parent" and singular("policies") == "policy"
+    assert singular("class") == "class"
+    concepts = analyzer.query("pupils").concepts
+    assert dict(concepts[0].expansions)[("student",)] == SYNONYM_WEIGHT
 
 
 def test_longest_phrase_wins(analyzer: Analyzer) -> None:
@@ -61,7 +70,7 @@ def test_typos_are_corrected_against_the_vocabulary(analyzer: Analyzer) -> None:
     query = analyzer.query("can I edit wikipeda")
     corrected = [c for c in query.concepts if c.corrected]
     assert [c.stems for c in corrected] == [("wikipedia",)]
-    assert query.weights["wikipedia"] < 1.0
+    assert corrected[0].weight < 1.0
 
 
 def test_short_words_are_not_corrected(analyzer: Analyzer) -> None:

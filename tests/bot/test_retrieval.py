@@ -45,7 +45,7 @@ def test_candidate_scoring_matches_get_scores(seed: int) -> None:
     rng = random.Random(seed + 100)
     for _ in range(20):
         terms = rng.sample(VOCABULARY[:60], rng.randint(1, 5))
-        mine = index.scores(dict.fromkeys(terms, 1.0))
+        mine = index.term_scores(dict.fromkeys(terms, 1.0))
         theirs = bare.get_scores(terms)
         constant = sum(bare.idf.get(t, 0.0) * bare.delta for t in terms)
         assert np.allclose(mine, theirs - constant)

@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from adapters.cli_storage import audit_app, db_app
 from bot.chat import Reply
 from bot.config import Settings
 from bot.errors import PolicyBotError
@@ -289,6 +290,10 @@ def serve(
 
     with friendly_errors():
         run_server(settings_with(knowledge), port=port, dev=dev, socket_mode=socket_mode)
+
+
+app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
 
 
 def main() -> None:

@@ -215,13 +215,11 @@ class Analyzer:
     def is_known(self, word: str) -> bool:
         """True when a word belongs to the knowledge vocabulary, the lexicon or stop words.
 
-        The question log keeps only such words; every other word is masked.
+        The question log keeps only such words; every other word is masked. Words match
+        as written (plurals folded), never by stem: "Lowe" must not pass as "low".
         """
         folded = words(word)
-        return bool(folded) and all(
-            w in self._known or (not w.isdigit() and self.stem(w) in self._known_stems)
-            for w in folded
-        )
+        return bool(folded) and all(w in self._known or singular(w) in self._known for w in folded)
 
     def query(self, text: str) -> Query:
         """Analyse a question into concepts."""

@@ -1,0 +1,1 @@
+"""Alembic migrations for PolicyBot's database (run them with ``policybot db upgrade``)."""

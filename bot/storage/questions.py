@@ -1,0 +1,164 @@
+"""The question log: one row per question any surface answered or declined.
+
+What is kept is what HR trends need and nothing finer: the ISO week, the platform, the
+clauses offered with their scores, answered or declined, feedback when given, the question
+with every unknown word masked (``bot.privacy.mask_question``) and the asker as a keyed,
+yearly-rotated pseudonym. A created date (day only) lets ``prune`` honour the retention
+period. The unmasked question and the platform user id never leave ``log``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import delete, select, update
+
+from bot.errors import StorageError
+from bot.privacy import mask_question, pseudonym
+from bot.storage.database import Database
+from bot.storage.schema import question_clauses, questions
+
+logger = logging.getLogger(__name__)
+
+
+class LoggedClause(BaseModel):
+    """A clause offered for a logged question."""
+
+    model_config = ConfigDict(frozen=True)
+
+    policy_id: str
+    clause_id: str
+    score: float
+
+
+class LoggedQuestion(BaseModel):
+    """One row of the question log, as trends read it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    week: str
+    platform: str
+    asker: str | None
+    question: str
+    answered: bool
+    helpful: bool | None
+    clauses: tuple[LoggedClause, ...]
+
+
+def log(
+    db: Database,
+    secret: bytes,
+    *,
+    platform: str,
+    user: str | None,
+    workspace: str | None,
+    question: str,
+    is_known: Callable[[str], bool],
+    answered: bool,
+    clauses: Sequence[tuple[str, str, float]],
+    when: datetime | None = None,
+) -> int:
+    """Store one masked question; return its row id (for feedback).
+
+    ``secret`` keys the asker's pseudonym.
+    """
+    masked = mask_question(question, is_known)
+    day = _utc_day(when)
+    iso = day.isocalendar()
+    asker = None if user is None else pseudonym(secret, platform, workspace, user, iso.year)
+    with db.write() as conn:
+        log_id = conn.execute(
+            questions.insert()
+            .values(
+                week=f"{iso.year}-W{iso.week:02d}",
+                created_on=day,
+                platform=platform,
+                asker=asker,
+                question=masked,
+                answered=answered,
+            )
+            .returning(questions.c.id)
+        ).scalar_one()
+        if clauses:
+            conn.execute(
+                question_clauses.insert(),
+                [
+                    {
+                        "question_id": log_id,
+                        "rank": rank,
+                        "policy_id": policy_id,
+                        "clause_id": clause_id,
+                        "score": float(score),
+                    }
+                    for rank, (policy_id, clause_id, score) in enumerate(clauses)
+                ],
+            )
+    logger.debug("logged question %d (%s, answered=%s)", log_id, platform, answered)
+    return int(log_id)
+
+
+def feedback(db: Database, log_id: int, helpful: bool) -> None:
+    """Record whether the answer helped; a second click replaces the first."""
+    with db.write() as conn:
+        changed = conn.execute(
+            update(questions).where(questions.c.id == log_id).values(helpful=helpful)
+        ).rowcount
+    if not changed:
+        raise StorageError(f"Question {log_id} is not in the log (pruned, or never logged).")
+
+
+def prune(db: Database, retention_days: int, now: datetime | None = None) -> int:
+    """Delete questions logged more than ``retention_days`` days ago; return how many."""
+    cutoff = _utc_day(now) - timedelta(days=retention_days)
+    with db.write() as conn:
+        # The clauses go by ON DELETE CASCADE (foreign keys are on for SQLite too).
+        removed = conn.execute(delete(questions).where(questions.c.created_on < cutoff)).rowcount
+    logger.info("pruned %d questions logged before %s", removed, cutoff.isoformat())
+    return int(removed)
+
+
+def rows(db: Database, since_week: str | None = None) -> list[LoggedQuestion]:
+    """Logged questions (optionally from an ISO week on), oldest first, with clauses."""
+    chosen = select(questions.c.id)
+    if since_week is not None:
+        chosen = chosen.where(questions.c.week >= since_week)
+    with db.read() as conn:
+        found = conn.execute(
+            select(questions).where(questions.c.id.in_(chosen)).order_by(questions.c.id)
+        ).all()
+        offered: dict[int, list[LoggedClause]] = {}
+        clause_query = (
+            select(question_clauses)
+            .where(question_clauses.c.question_id.in_(chosen))
+            .order_by(question_clauses.c.question_id, question_clauses.c.rank)
+        )
+        for clause in conn.execute(clause_query):
+            offered.setdefault(clause.question_id, []).append(
+                LoggedClause(
+                    policy_id=clause.policy_id, clause_id=clause.clause_id, score=clause.score
+                )
+            )
+    return [
+        LoggedQuestion(
+            id=row.id,
+            week=row.week,
+            platform=row.platform,
+            asker=row.asker,
+            question=row.question,
+            answered=row.answered,
+            helpful=row.helpful,
+            clauses=tuple(offered.get(row.id, ())),
+        )
+        for row in found
+    ]
+
+
+def _utc_day(when: datetime | None) -> date:
+    moment = datetime.now(UTC) if when is None else when
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.date()

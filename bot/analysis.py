@@ -239,8 +239,9 @@ class Analyzer:
             span = tokens[i : i + size]
             key = tuple(singular(w) for w in span)
             if key in self._phrases:
+                # A lexicon phrase is a topic even when its words are not ("day off").
                 stems = tuple(self.stem(w) for w in span if w not in STOP_WORDS)
-                return self._make(" ".join(span), stems, self._phrases[key]), size
+                return self._make(" ".join(span), stems, self._phrases[key], phrase=True), size
         word = tokens[i]
         if word in STOP_WORDS:
             return None, 1
@@ -258,8 +259,9 @@ class Analyzer:
         stems: tuple[str, ...],
         expansions: dict[tuple[str, ...], float],
         corrected: bool = False,
+        phrase: bool = False,
     ) -> Concept:
-        if all(s in _GENERIC_STEMS for s in stems):
+        if not phrase and all(s in _GENERIC_STEMS for s in stems):
             return Concept(surface, stems, generic=True, corrected=corrected)
         extra = tuple((p, w) for p, w in expansions.items() if p != stems)
         recognised = bool(extra) or all(s in self._known_stems for s in stems)

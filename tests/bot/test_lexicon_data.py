@@ -1,0 +1,302 @@
+"""The shared lexicon (knowledge/lexicon.yaml) is data: these tests keep it valid, tidy and tight.
+
+It maps chat language ("insta", "sacked", "year 9") to the words policies use ("social
+media", "dismissal", "pupil"). Mistakes here do not crash anything; they quietly send
+questions to the wrong clause. So beyond validation, the tests check that every entry is
+reachable by the analyser that uses it, that no entry is a hub with dozens of meanings,
+that one-way groups stay one-way, and that the expansions people rely on exist.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+
+from bot.analysis import Analyzer, singular, words
+from bot.errors import KnowledgeError
+from bot.lexicon import Lexicon, LexiconGroup, load_lexicon
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LEXICON_PATH = REPO_ROOT / "knowledge" / "lexicon.yaml"
+
+MIN_GROUPS = 300
+#: A term that means more than this is a hub word: it drags unrelated clauses into answers.
+MAX_MEANINGS = 40
+
+
+def lookup_key(term: str) -> tuple[str, ...]:
+    """How the analyser files a lexicon term: its words, regular plurals folded."""
+    return tuple(singular(w) for w in words(term))
+
+
+def group_lists(group: LexiconGroup) -> list[tuple[str, ...]]:
+    return [group.synonyms] if group.synonyms else [group.words, group.means]
+
+
+def describe(group: LexiconGroup) -> str:
+    first = group.synonyms or group.words
+    return f"group starting {first[0]!r}"
+
+
+@pytest.fixture(scope="module")
+def lexicon() -> Lexicon:
+    return load_lexicon(LEXICON_PATH)
+
+
+@pytest.fixture(scope="module")
+def expansions(lexicon: Lexicon) -> dict[str, dict[str, bool]]:
+    return lexicon.expansions()
+
+
+@pytest.fixture(scope="module")
+def analyzer(lexicon: Lexicon) -> Analyzer:
+    return Analyzer(lexicon)
+
+
+# --- shape and hygiene ------------------------------------------------------------------
+
+
+def test_lexicon_validates_and_is_broad(lexicon: Lexicon) -> None:
+    assert len(lexicon.groups) >= MIN_GROUPS
+
+
+def test_no_group_appears_twice(lexicon: Lexicon) -> None:
+    seen: Counter[tuple[object, ...]] = Counter()
+    for group in lexicon.groups:
+        if group.synonyms:
+            seen[("synonyms", frozenset(group.synonyms))] += 1
+        else:
+            seen[("words", frozenset(group.words), frozenset(group.means))] += 1
+    assert [key for key, count in seen.items() if count > 1] == []
+
+
+def test_no_list_repeats_a_term_or_a_regular_plural(lexicon: Lexicon) -> None:
+    # Look-ups fold regular plurals ("parents" -> "parent"), so listing both is noise.
+    repeats = []
+    for group in lexicon.groups:
+        for terms in group_lists(group):
+            counts = Counter(lookup_key(t) for t in terms)
+            repeats += [(describe(group), key) for key, n in counts.items() if n > 1]
+    assert repeats == []
+
+
+def test_terms_are_folded_text(lexicon: Lexicon) -> None:
+    # The validator checks case and spacing; this also catches YAML turning "no" into False
+    # or an entry that has no word characters at all.
+    odd = [t for t in lexicon.terms() if not isinstance(t, str) or not words(t)]
+    assert odd == []
+
+
+def test_no_hub_terms(expansions: dict[str, dict[str, bool]]) -> None:
+    merged: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    for term, meanings in expansions.items():
+        merged[lookup_key(term)].update(meanings)
+    hubs = {" ".join(key): len(m) for key, m in merged.items() if len(m) > MAX_MEANINGS}
+    assert hubs == {}
+
+
+# --- reachability through the analyser -------------------------------------------------------
+
+
+def test_every_entry_is_reachable_and_adds_something(
+    expansions: dict[str, dict[str, bool]], analyzer: Analyzer
+) -> None:
+    """Each term people type must be found as a whole and expand to a new search term.
+
+    This catches phrases too long to match, single stop words ("ok"), generic words the
+    analyser never expands (school, staff, allowed), and entries whose meanings stem to
+    the very words typed (so they add nothing). A phrase the analyser files as generic
+    because all its words are generic or stop words ("day off", "after school") is matched
+    whole; whether it then expands is the analyser's rule, so such phrases may stay.
+    """
+    dead = []
+    for term in expansions:
+        surface = " ".join(words(term))
+        concepts = [c for c in analyzer.query(term).concepts if c.surface == surface]
+        generic_phrase = len(words(term)) > 1 and all(c.generic for c in concepts)
+        if not concepts or not (generic_phrase or any(c.expansions for c in concepts)):
+            dead.append(term)
+    assert sorted(dead) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("a year 9 wants to follow me on insta", {"pupil", "social media"}),
+        ("can I ring a parent from my own mobile", {"telephone call", "personal phone"}),
+        ("is online poker ok at work", {"gambling"}),
+        ("can my kids use my work laptop", {"family", "work equipment"}),
+        ("should I switch off alexa on calls", {"smart device"}),
+        ("can I post pics of my class on fb", {"photograph", "social media"}),
+    ],
+)
+def test_chat_questions_reach_policy_words(
+    analyzer: Analyzer, question: str, expected: set[str]
+) -> None:
+    reached = {p for c in analyzer.query(question).concepts for p, _ in c.expansions}
+    missing = {m for m in expected if tuple(analyzer.terms(m)) not in reached}
+    assert missing == set()
+
+
+# --- spot checks: the expansions people rely on -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("term", "meanings"),
+    [
+        ("insta", {"social media"}),
+        ("fb", {"social media"}),
+        ("tiktok", {"social media"}),
+        ("whatsapp", {"social media", "instant messaging"}),
+        ("linkedin", {"personal webspace"}),
+        ("blog", {"personal webspace"}),
+        ("mum", {"parent"}),
+        ("dad", {"parent"}),
+        ("step-parent", {"parent"}),
+        ("guardian", {"parent", "carer"}),
+        ("year 9", {"pupil"}),
+        ("sixth former", {"student"}),
+        ("kid", {"pupil", "family member"}),
+        ("children", {"pupil"}),
+        ("housemate", {"unauthorised people"}),
+        ("spouse", {"family"}),
+        ("coworker", {"colleague"}),
+        ("boss", {"line manager"}),
+        ("headmaster", {"headteacher"}),
+        ("supply teacher", {"temporary staff"}),
+        ("freelancer", {"contractor"}),
+        ("sacked", {"dismissal"}),
+        ("fired", {"dismissal"}),
+        ("axed", {"dismissal"}),
+        ("written warning", {"disciplinary action"}),
+        ("sackable", {"gross misconduct"}),
+        ("poker", {"gambling"}),
+        ("bookies", {"gambling"}),
+        ("lottery", {"gambling"}),
+        ("sweepstake", {"sweepstakes"}),
+        ("ebay", {"commercial purposes", "goods"}),
+        ("side hustle", {"personal financial gain"}),
+        ("petition", {"political purposes"}),
+        ("promo", {"advertising"}),
+        ("torrent", {"copyright"}),
+        ("cracked software", {"licence", "license"}),
+        ("freeware", {"software"}),
+        ("ipad", {"equipment", "device"}),
+        ("laptop", {"equipment", "device"}),
+        ("smartphone", {"mobile phone"}),
+        ("work laptop", {"work equipment"}),
+        ("own laptop", {"personal device"}),
+        ("alexa", {"smart device"}),
+        ("smart speaker", {"smart device"}),
+        ("zoom", {"video call"}),
+        ("facetime", {"video call"}),
+        ("teams call", {"video call", "conference call"}),
+        ("memory stick", {"removable media"}),
+        ("pw", {"password"}),
+        ("pwd", {"password"}),
+        ("2fa", {"multi-factor authentication"}),
+        ("phishy", {"phishing"}),
+        ("ransomware", {"malware"}),
+        ("bitlocker", {"encryption"}),
+        ("public wifi", {"public network"}),
+        ("wi-fi", {"wifi"}),
+        ("gmail", {"personal email"}),
+        ("hotmail", {"personal email"}),
+        ("e-mail", {"email"}),
+        ("dm", {"direct message", "contact"}),
+        ("text", {"contact"}),
+        ("ring", {"telephone call"}),
+        ("follow", {"friend request"}),
+        ("pic", {"photograph"}),
+        ("vid", {"video"}),
+        ("gdpr", {"data protection"}),
+        ("shred", {"dispose"}),
+        ("printout", {"paperwork"}),
+        ("wfh", {"remote working"}),
+        ("cafe", {"public place"}),
+        ("train", {"public place"}),
+        ("hotel", {"remote working"}),
+        ("nicked", {"stolen"}),
+        ("misplaced", {"lost"}),
+        ("lunchtime", {"lunch break"}),
+        ("weekend", {"working hours", "out of hours"}),
+        ("evening", {"out of hours"}),
+        ("holiday", {"annual leave"}),
+        ("off sick", {"sick leave"}),
+        ("payslip", {"salary"}),
+        ("mileage", {"expenses"}),
+        ("slag off", {"criticise", "defame"}),
+        ("rant", {"criticise"}),
+        ("libel", {"defamation"}),
+        ("pile on", {"trolling"}),
+        ("racist", {"discrimination"}),
+        ("bully", {"bullying"}),
+        ("porn", {"pornographic"}),
+        ("wikipedia", {"online encyclopaedia"}),
+        ("chatgpt", {"artificial intelligence"}),
+        ("colour", {"color"}),
+        ("licence", {"license"}),
+        ("organisation", {"organization"}),
+    ],
+)
+def test_expected_expansions_exist(
+    expansions: dict[str, dict[str, bool]], term: str, meanings: set[str]
+) -> None:
+    assert meanings <= set(expansions.get(term, {}))
+
+
+@pytest.mark.parametrize(
+    ("term", "not_meaning"),
+    [
+        # One-way groups stay one-way: the category does not mean each of its members.
+        ("pupil", "year 9"),
+        ("social media", "insta"),
+        ("gambling", "poker"),
+        ("parent", "mum"),
+        ("equipment", "ipad"),
+        ("smart device", "alexa"),
+        ("dismissal", "sacked"),
+        # Words that sound alike but must not meet.
+        ("report", "press"),
+        ("allowance", "allowed"),
+    ],
+)
+def test_broad_words_do_not_expand_to_their_members(
+    expansions: dict[str, dict[str, bool]], term: str, not_meaning: str
+) -> None:
+    assert not_meaning not in expansions.get(term, {})
+
+
+@pytest.mark.parametrize(
+    "word", ["use", "work", "get", "make", "have", "do", "it", "time", "job", "thing", "question"]
+)
+def test_hub_words_are_not_entries(expansions: dict[str, dict[str, bool]], word: str) -> None:
+    assert word not in expansions
+
+
+# --- a bad file surfaces as KnowledgeError ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("groups:\n  - synonyms: [Insta, social media]\n", "lower-case"),
+        ("groups:\n  - synonyms: [' insta', social media]\n", "lower-case"),
+        ("groups:\n  - synonyms: ['social  media', insta]\n", "lower-case"),
+        ("groups:\n  - synonyms: ['', insta]\n", "lower-case"),
+        ("groups:\n  - synonyms: [999, emergency]\n", "string"),
+        ("groups:\n  - synonyms: [no, refuse]\n", "string"),
+        ("groups:\n  - synonyms: [insta]\n", "at least two"),
+        ("groups:\n  - words: [insta]\n", "both words and means"),
+        ("groups:\n  - synonyms: [a, b]\n    words: [c]\n    means: [d]\n", "not both"),
+        ("groups:\n  - synonyms: [a, b\n", "not valid YAML"),
+    ],
+)
+def test_bad_lexicon_file_raises_knowledge_error(tmp_path: Path, body: str, fragment: str) -> None:
+    path = tmp_path / "lexicon.yaml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(KnowledgeError, match=fragment) as raised:
+        load_lexicon(path)
+    assert str(path) in str(raised.value)

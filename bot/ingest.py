@@ -15,9 +15,7 @@ reworded, so curation survives re-ingestion.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 from rapidfuzz import fuzz
@@ -33,6 +31,14 @@ from bot.knowledge import (
     save_policy,
     sha256_text,
     slugify,
+)
+from bot.metadata import (
+    DATED,
+    VERSION_LINE,
+    find_contact,
+    find_version,
+    is_bare_date,
+    plain_line,
 )
 from bot.obligation import classify_obligation
 
@@ -181,24 +187,20 @@ def _normalise(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
-def _plain(text: str) -> str:
-    return " ".join(_EMPHASIS.sub("", text).split())
-
-
 def _is_junk_line(line: str) -> bool:
-    plain = _plain(line).strip(" -–—|")
+    plain = plain_line(line).strip(" -–—|")
     return bool(
         _SIGNATURE.match(plain)
         or _FORM_BLANK.search(line)
         or _PAGE_NUMBER.match(plain)
         or _NAVIGATION.match(plain)
-        or is_bare_date(_DATED.sub("", plain))
-        or _VERSION_LINE.match(plain)
+        or is_bare_date(DATED.sub("", plain))
+        or VERSION_LINE.match(plain)
     )
 
 
 def _is_junk(text: str) -> bool:
-    plain = _plain(text)
+    plain = plain_line(text)
     return _is_junk_line(text) or bool(
         _FORM_INSTRUCTION.search(plain) or not re.search(r"[^\W_]", plain)
     )
@@ -260,7 +262,7 @@ def _is_all_caps(line: str) -> bool:
 
 
 def _is_title_like(block: _Block) -> bool:
-    text = _plain(block.text)
+    text = plain_line(block.text)
     return (
         block.gap_before
         and 0 < len(text.split()) <= 12
@@ -283,7 +285,7 @@ def _is_bold_label(line: str) -> bool:
 
 
 def _section_name(heading: str) -> str:
-    name = _plain(heading).rstrip(":").rstrip(":-").strip()
+    name = plain_line(heading).rstrip(":").rstrip(":-").strip()
     if _is_all_caps(name):
         words = name.casefold().split()
         name = " ".join(
@@ -357,7 +359,7 @@ def _split(blocks: list[_Block], title_index: int | None) -> list[_Draft]:
             lead, open_draft = None, None
             continue
         if block.kind == "item":
-            if _LABEL_ONLY.match(_plain(text)):  # "Intranet:" once its link has gone
+            if _LABEL_ONLY.match(plain_line(text)):  # "Intranet:" once its link has gone
                 open_draft, lead_used = None, True
             else:
                 emit(text, lead)
@@ -371,15 +373,15 @@ def _split(blocks: list[_Block], title_index: int | None) -> list[_Draft]:
             emit(f"{lead} {text}")  # "I have read and accept the terms of the:-" + its object
             lead = None
             continue
-        if _ACKNOWLEDGEMENT.match(_plain(text)):  # "I have read and accept ..." ends a policy
+        if _ACKNOWLEDGEMENT.match(plain_line(text)):  # "I have read and accept ..." ends a policy
             stack = [(stack[0][0] if stack else 1, "Acknowledgement")]
-        if _plain(text).endswith((":", ":-")):
+        if plain_line(text).endswith((":", ":-")):
             flush_lead()
             if len(_sentences(text)) > 1:
                 emit(text)
             lead, lead_used, lead_at, open_draft = text, False, index, None
             continue
-        if _plain(text).startswith(("...", "…")) and lead is not None:
+        if plain_line(text).startswith(("...", "…")) and lead is not None:
             emit(text, lead)  # "... as well as any other activities" still belongs to the list
             continue
         lead = None
@@ -389,7 +391,7 @@ def _split(blocks: list[_Block], title_index: int | None) -> list[_Draft]:
 
 
 def _sentences(text: str) -> list[str]:
-    return [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z*_(\"'])", _plain(text)) if s]
+    return [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z*_(\"'])", plain_line(text)) if s]
 
 
 def _contact(drafts: list[_Draft]) -> str:
@@ -458,115 +460,3 @@ def _unique(clauses: list[Clause]) -> list[Clause]:
         seen.add(new_id)
         unique.append(clause)
     return unique
-
-
-# --- metadata: version, effective date and contact, read from the document's own words ---
-
-_MONTH_NAMES = (
-    "jan january|feb february|mar march|apr april|may|jun june|jul july|aug august|"
-    "sep sept september|oct october|nov november|dec december"
-)
-_MONTHS = {name: n for n, names in enumerate(_MONTH_NAMES.split("|"), 1) for name in names.split()}
-_MONTH = "(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
-_DATE_FORMS = tuple(
-    re.compile(form, re.IGNORECASE)
-    for form in (
-        rf"(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+(?P<year>(?:19|20)\d\d)",
-        rf"{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<year>(?:19|20)\d\d)",
-        rf"{_MONTH},?\s+(?P<year>(?:19|20)\d\d)",
-        r"(?P<year>(?:19|20)\d\d)-(?P<mm>\d\d)-(?P<day>\d\d)",
-        r"(?P<day>\d{1,2})[/.](?P<mm>\d{1,2})[/.](?P<year>(?:19|20)\d\d)",
-    )
-)
-_DATED = re.compile(
-    r"^(?:last\s+)?(?:updated|revised|reviewed|issued|published|approved|dated?|"
-    r"effective(?:\s+from|\s+date)?)\b\s*(?:on|from)?\s*:?\s*",
-    re.IGNORECASE,
-)
-_VERSION_LINE = re.compile(
-    r"^(?:version|issue|revision)\s*(?:no\.?|number)?\s*:?\s*v?\d+(?:\.\d+)*$", re.IGNORECASE
-)
-_VERSION_NUMBER = re.compile(
-    r"\bversion\s*(?:no\.?|number)?\s*:?\s*v?(\d+(?:\.\d+)*)\b", re.IGNORECASE
-)
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_HELP = re.compile(
-    r"\b(?:ask|help|advice|contact|get in touch|report(?:ed)?|reach out|refer|enquir\w*|"
-    r"questions?|speak to|talk to)\b",
-    re.IGNORECASE,
-)
-_TEAM = re.compile(
-    r"\b(?:the|your)\s+(?:[\w&/-]+\s+){0,3}?(?:team|service desk|line manager|manager|"
-    r"head ?teacher|department|officer|hr|human resources)"
-    r"(?=\s+(?:for|in|or|and|first|if|at|on|who|before)\b|\s*[.,;:)]|$)",
-    re.IGNORECASE,
-)
-
-
-def parse_date(text: str) -> tuple[str, date] | None:
-    """The first date written in ``text`` and its value: ``("July 2018", date(2018, 7, 1))``."""
-    found: list[tuple[int, str, date]] = []
-    for form in _DATE_FORMS:
-        for match in form.finditer(text):
-            parts = match.groupdict()
-            month = _MONTHS[parts["month"].casefold()] if parts.get("month") else int(parts["mm"])
-            try:
-                value = date(int(parts["year"]), month, int(parts.get("day") or 1))
-            except ValueError:
-                continue
-            found.append((match.start(), match.group(0), value))
-            break
-    if not found:
-        return None
-    _, words, value = min(found, key=lambda f: (f[0], -len(f[1])))
-    return words, value
-
-
-def is_bare_date(line: str) -> bool:
-    """True for a line that is only a date ("July 2018", "Date: 3 May 2023")."""
-    text = re.sub(r"^date\s*:?\s*", "", line.strip(" .,*_"), flags=re.IGNORECASE)
-    found = parse_date(text)
-    return found is not None and found[0] == text
-
-
-def find_version(source: str, *, top_lines: int = 12) -> tuple[str | None, date | None]:
-    """The version near the top ("Version 2.1", "Last updated 3 May 2023", "July 2018")."""
-    lines = [_plain(line) for line in source.splitlines() if line.strip()][:top_lines]
-    version: str | None = None
-    effective: date | None = None
-    for line in lines:
-        number = _VERSION_NUMBER.search(line)
-        rest = _DATED.sub("", line)
-        dated = parse_date(rest) if _DATED.match(line) or is_bare_date(line) else None
-        if dated and not rest.startswith(dated[0]):
-            dated = None  # "Reviewed annually; next review July 2019" is no version
-        if version is None and number:
-            version = number.group(1)
-        elif version is None and dated:
-            version = dated[0]
-        if effective is None and dated:
-            effective = dated[1]
-    return version, effective
-
-
-def find_contact(texts: Sequence[str], help_texts: Sequence[str] = ()) -> str | None:
-    """The e-mail address, else the named team, in sentences about getting help.
-
-    A sentence counts when it speaks of help ("ask", "seek advice", "contact", "report it
-    to", ...) or comes from ``help_texts`` (a "Contacts" section); sentences saying an
-    address is "no longer" used do not.
-    """
-    sentences = [
-        s
-        for text in texts
-        for s in re.split(r"(?<=[.!?])\s+", text)
-        if (_HELP.search(s) or text in help_texts)
-        and not re.search(r"\bno longer\b", s, re.IGNORECASE)
-    ]
-    for sentence in sentences:
-        if email := _EMAIL.search(sentence):
-            return email.group(0).rstrip(".")
-    for sentence in sentences:
-        if team := _TEAM.search(sentence):
-            return " ".join(team.group(0).split())
-    return None

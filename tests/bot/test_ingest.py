@@ -15,7 +15,7 @@ from pypdf import PdfReader, PdfWriter
 
 from bot.documents import read_document
 from bot.errors import IngestError
-from bot.ingest import clause_id, ingest, ingest_to_folder, parse_date
+from bot.ingest import clause_id, ingest, ingest_to_folder
 from bot.knowledge import (
     Obligation,
     Policy,
@@ -24,6 +24,7 @@ from bot.knowledge import (
     save_policy,
     sha256_text,
 )
+from bot.metadata import parse_date
 from bot.obligation import classify_obligation
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"

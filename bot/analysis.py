@@ -37,6 +37,7 @@ GENERIC_WEIGHT = 0.5
 #: Words at least this common in English (Zipf scale, wordfreq) are never "corrected".
 REAL_WORD_ZIPF = 2.5
 _MAX_PHRASE = 4
+_MAX_CORRECTIONS = 4096
 
 _WORD = re.compile(r"[a-z0-9]+")
 _FOLD = str.maketrans(
@@ -194,11 +195,11 @@ class Analyzer:
         self._known_stems = self.vocabulary | {self.stem(w) for w in lexicon_words}
         # Typo correction targets: real words of the corpus and lexicon, long enough that
         # one slip of the finger does not turn one word into another.
-        self._spellings = sorted(
-            w
-            for w in corpus_words | lexicon_words
-            if len(w) >= 4 and not w.isdigit() and w not in STOP_WORDS
-        )
+        self._spellings: dict[int, list[str]] = {}
+        for w in sorted(corpus_words | lexicon_words):
+            if len(w) >= 4 and not w.isdigit() and w not in STOP_WORDS:
+                self._spellings.setdefault(len(w), []).append(w)
+        self._corrections: dict[str, str | None] = {}
 
     @staticmethod
     def stem(word: str) -> str:
@@ -268,13 +269,26 @@ class Analyzer:
         return Concept(surface, stems, extra, False, corrected, recognised)
 
     def _correct(self, word: str) -> str | None:
+        if word not in self._corrections:
+            if len(self._corrections) > _MAX_CORRECTIONS:
+                self._corrections.clear()
+            self._corrections[word] = self._nearest_spelling(word)
+        return self._corrections[word]
+
+    def _nearest_spelling(self, word: str) -> str | None:
         # A real English word is not a typo, however close it is to a policy word:
         # "faster" must not become "easter".
-        if len(word) < 5 or not self._spellings or zipf_frequency(word, "en") >= REAL_WORD_ZIPF:
+        if len(word) < 5 or zipf_frequency(word, "en") >= REAL_WORD_ZIPF:
             return None
         limit = 1 if len(word) < 8 else 2
+        # Only words within ``limit`` letters of the same length can be that close.
+        candidates = [
+            w
+            for n in range(len(word) - limit, len(word) + limit + 1)
+            for w in self._spellings.get(n, ())
+        ]
         found = process.extractOne(
-            word, self._spellings, scorer=DamerauLevenshtein.distance, score_cutoff=limit
+            word, candidates, scorer=DamerauLevenshtein.distance, score_cutoff=limit
         )
         return None if found is None else str(found[0])
 

@@ -292,6 +292,29 @@ def serve(
         run_server(settings_with(knowledge), port=port, dev=dev, socket_mode=socket_mode)
 
 
+@app.command("teams-package")
+def teams_package(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder (or .zip path) to write.")],
+    developer: Annotated[str, typer.Option(help="Developer name shown in Teams.")] = "PolicyBot",
+    website: Annotated[str | None, typer.Option(help="Your website (https).")] = None,
+    privacy: Annotated[str | None, typer.Option(help="Privacy statement URL (https).")] = None,
+    terms: Annotated[str | None, typer.Option(help="Terms of use URL (https).")] = None,
+) -> None:
+    """Build the Teams app package (manifest.json and icons) for MICROSOFT_APP_ID."""
+    from adapters.teams_package import DEFAULT_WEBSITE, build_package
+
+    with friendly_errors():
+        path = build_package(
+            settings_with(None),
+            out_dir,
+            developer=developer,
+            website_url=website or DEFAULT_WEBSITE,
+            privacy_url=privacy,
+            terms_url=terms,
+        )
+    out.print(f"Teams app package written to {escape(str(path))}")
+
+
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 

@@ -19,6 +19,7 @@ from bot.storage.acknowledgements import (
     ExportResult,
     VerifyResult,
 )
+from bot.storage.conversations import StoredReference
 from bot.storage.questions import LoggedClause, LoggedQuestion
 from bot.storage.store import Store
 from bot.storage.versions import (
@@ -41,6 +42,7 @@ __all__ = [
     "Store",
     "StoredClause",
     "StoredPolicyVersion",
+    "StoredReference",
     "VerifyResult",
     "diff_policies",
 ]

@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -22,7 +23,7 @@ from sqlalchemy import text
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.knowledge import Policy
-from bot.storage import acknowledgements, ledger, questions, versions
+from bot.storage import acknowledgements, conversations, ledger, questions, versions
 from bot.storage.acknowledgements import (
     Acknowledgement,
     AcknowledgementRequest,
@@ -30,6 +31,7 @@ from bot.storage.acknowledgements import (
     ExportResult,
     VerifyResult,
 )
+from bot.storage.conversations import StoredReference
 from bot.storage.database import DEFAULT_BUSY_TIMEOUT, Database, open_database, resolve_url
 from bot.storage.questions import LoggedQuestion
 from bot.storage.versions import StoredPolicyVersion
@@ -180,6 +182,20 @@ class Store:
     def policy_versions(self, policy_id: str) -> list[StoredPolicyVersion]:
         """Every stored version of a policy, oldest first."""
         return versions.versions(self.db, policy_id)
+
+    # Conversation references (proactive messages) -----------------------------------
+
+    def save_conversation_reference(
+        self, platform: str, tenant: str | None, user_id: str, reference: dict[str, Any]
+    ) -> None:
+        """Insert or refresh where a person can be messaged (a Bot Framework reference)."""
+        conversations.save(self.db, platform, tenant, user_id, reference)
+
+    def conversation_references(
+        self, platform: str, tenant: str | None = None
+    ) -> list[StoredReference]:
+        """Every stored conversation reference of a platform (and tenant, if given)."""
+        return conversations.references(self.db, platform, tenant)
 
     # Idempotency ledger ------------------------------------------------------------
 

@@ -55,6 +55,8 @@ _FOLD = str.maketrans(
     }
 )
 _POSSESSIVE = re.compile(r"(?<=[a-z])'s\b|(?<=s)'(?=\s|$)")
+# Contractions whose letters would otherwise fuse into another word ("I'll" is not "ill").
+_CONTRACTION = re.compile(r"(?<=[a-z])'(ll|re|ve)\b")
 _APOSTROPHE = re.compile(r"(?<=[a-z])'(?=[a-z])")
 
 # English function words: they carry no topic. Negations and "own" are kept out of this
@@ -73,6 +75,7 @@ yourself yourselves can cant could im ive id dont doesnt didnt isnt arent wasnt 
 also still just really actually maybe please thanks thank hi hello hey ok okay yes yeah
 got get gets getting go going gone went let lets like want wants wanted need needs
 anyone someone something anything thing things stuff way lot lots bit quick one
+whats whos thats theyre youre hes shes wont isnt cant
 """.split()
 )
 
@@ -80,7 +83,7 @@ anyone someone something anything thing things stuff way lot lots bit quick one
 # matching only these does not answer a question.
 GENERIC_WORDS = frozenset(
     """
-allow allowed allowing permit permitted permission ok okay alright fine acceptable
+allow allowed allowing permit permitted permission ok okay alright fine
 forbidden banned rule rules policy policies guidance guideline guidelines procedure
 school schools staff staffs member members employee employees
 teacher teachers people person work working job use used using usage new do make made
@@ -92,7 +95,7 @@ time times day days say said know tell ask asked must may might shall whether
 def fold(text: str) -> str:
     """Unicode-normalise, case-fold and straighten quotes; drop markdown emphasis marks."""
     text = unicodedata.normalize("NFKC", text).casefold().translate(_FOLD)
-    text = _POSSESSIVE.sub("", text)
+    text = _CONTRACTION.sub("", _POSSESSIVE.sub("", text))
     return _APOSTROPHE.sub("", text)
 
 

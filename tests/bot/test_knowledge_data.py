@@ -53,8 +53,8 @@ def test_content_hash_is_the_hash_of_the_source(folder: Path, policy: Policy) ->
 
 def test_every_clause_is_curated(policy: Policy) -> None:
     for clause in policy.clauses:
-        assert 5 <= len(clause.questions) <= 10, clause.id
-        assert 2 <= len(clause.tags) <= 5, clause.id
+        assert 5 <= len(clause.questions) <= 18, clause.id
+        assert 2 <= len(clause.tags) <= 6, clause.id
         assert len(set(clause.questions)) == len(clause.questions), clause.id
         assert all(q.strip() and q == " ".join(q.split()) for q in clause.questions), clause.id
         assert all(t.strip() for t in clause.tags), clause.id

@@ -43,6 +43,7 @@ DB_FILENAME = "policybot.db"
 DEFAULT_BUSY_TIMEOUT = 5.0
 CONNECT_TIMEOUT_SECONDS = 5
 _WRITE = "policybot_write"
+_DURABLE = "policybot_durable"
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -89,16 +90,23 @@ class Database:
     _writer: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self, *, durable: bool = True) -> Iterator[Connection]:
         """A transaction that may write; committed on exit, rolled back on any error.
 
         On SQLite it starts with ``BEGIN IMMEDIATE``: the write lock is taken up front, so
         the busy timeout applies and no reader-turned-writer can fail half-way. Not
         re-entrant: do everything a transaction needs on the connection it yields.
+
+        ``durable=False`` is for records whose last few rows may be lost to a power cut
+        (never to a crash of the process): the question log and the delivery ledger. It
+        skips the disk flush on commit (SQLite ``synchronous=NORMAL`` in WAL mode,
+        PostgreSQL ``synchronous_commit=off``). Acknowledgements always stay durable.
         """
         with storage_errors(), self._turn(), self.engine.connect() as conn:
-            conn.execution_options(**{_WRITE: True})
+            conn.execution_options(**{_WRITE: True, _DURABLE: durable})
             with conn.begin():
+                if not durable and self.dialect == "postgresql":
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
                 yield conn
 
     @contextmanager
@@ -184,15 +192,21 @@ def _open_sqlite(url: URL, busy_timeout: float) -> Database:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        if not conn.get_execution_options().get(_WRITE, False):
+        options = conn.get_execution_options()
+        if not options.get(_WRITE, False):
             conn.exec_driver_sql("BEGIN")
             return
-        _begin_immediate(conn.connection.dbapi_connection, busy_timeout, timeout_ms)
+        # Per transaction: the pragma cannot change inside one. FULL flushes the WAL on
+        # every commit; NORMAL only at checkpoints (safe against crashes, not power cuts).
+        level = "FULL" if options.get(_DURABLE, True) else "NORMAL"
+        _begin_immediate(conn.connection.dbapi_connection, busy_timeout, timeout_ms, level)
 
     return Database(engine=engine, dialect="sqlite", busy_timeout=busy_timeout)
 
 
-def _begin_immediate(dbapi_connection: Any, busy_timeout: float, timeout_ms: int) -> None:
+def _begin_immediate(
+    dbapi_connection: Any, busy_timeout: float, timeout_ms: int, synchronous: str
+) -> None:
     """``BEGIN IMMEDIATE``, retried every few milliseconds until the busy timeout.
 
     SQLite's own busy handler backs off to one try per 100 ms, so under steady traffic
@@ -201,6 +215,7 @@ def _begin_immediate(dbapi_connection: Any, busy_timeout: float, timeout_ms: int
     """
     deadline = time.monotonic() + busy_timeout
     cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA synchronous = {synchronous}")
     cursor.execute("PRAGMA busy_timeout = 0")
     try:
         while True:

@@ -31,7 +31,7 @@ def claim(
 ) -> bool:
     """True the first time ``key`` is claimed (or once its earlier claim expired)."""
     moment = datetime.now(UTC) if now is None else now.astimezone(UTC)
-    with db.write() as conn:
+    with db.write(durable=False) as conn:
         # An expired claim of this very key is forgotten first, so it can be claimed again.
         conn.execute(
             delete(delivery_ledger).where(
@@ -52,7 +52,7 @@ def claim(
 def purge(db: Database, now: datetime | None = None) -> int:
     """Delete every expired key; return how many went."""
     moment = datetime.now(UTC) if now is None else now.astimezone(UTC)
-    with db.write() as conn:
+    with db.write(durable=False) as conn:
         return int(conn.execute(_expired(moment)).rowcount)
 
 

@@ -70,7 +70,7 @@ def log(
     day = _utc_day(when)
     iso = day.isocalendar()
     asker = None if user is None else pseudonym(secret, platform, workspace, user, iso.year)
-    with db.write() as conn:
+    with db.write(durable=False) as conn:
         log_id = conn.execute(
             questions.insert()
             .values(
@@ -103,7 +103,7 @@ def log(
 
 def feedback(db: Database, log_id: int, helpful: bool) -> None:
     """Record whether the answer helped; a second click replaces the first."""
-    with db.write() as conn:
+    with db.write(durable=False) as conn:
         changed = conn.execute(
             update(questions).where(questions.c.id == log_id).values(helpful=helpful)
         ).rowcount
@@ -114,7 +114,7 @@ def feedback(db: Database, log_id: int, helpful: bool) -> None:
 def prune(db: Database, retention_days: int, now: datetime | None = None) -> int:
     """Delete questions logged more than ``retention_days`` days ago; return how many."""
     cutoff = _utc_day(now) - timedelta(days=retention_days)
-    with db.write() as conn:
+    with db.write(durable=False) as conn:
         # The clauses go by ON DELETE CASCADE (foreign keys are on for SQLite too).
         removed = conn.execute(delete(questions).where(questions.c.created_on < cutoff)).rowcount
     logger.info("pruned %d questions logged before %s", removed, cutoff.isoformat())

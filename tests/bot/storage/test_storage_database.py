@@ -100,6 +100,18 @@ def test_sqlite_runs_wal_full_sync_foreign_keys_and_busy_timeout(tmp_path: Path)
     store.close()
 
 
+def test_only_acknowledgements_pay_for_a_disk_flush_on_commit(tmp_path: Path) -> None:
+    # The question log and the ledger may lose their last rows to a power cut, never to a
+    # crash; acknowledgements are evidence and flush (synchronous=FULL) on every commit.
+    store = Store.from_settings(make_settings(tmp_path / "data"))
+    seen = {}
+    for durable in (True, False, True):
+        with store.db.write(durable=durable) as conn:
+            seen[durable] = conn.execute(text("PRAGMA synchronous")).scalar()
+    assert seen == {True: 2, False: 1}
+    store.close()
+
+
 @pytest.mark.filterwarnings("ignore:Selection of the SingletonThreadPool")
 def test_sqlite_pragmas_that_do_not_take_stop_start_up() -> None:
     # A memory database cannot use WAL: the read-back must notice, not carry on quietly.

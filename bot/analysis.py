@@ -74,7 +74,7 @@ what when where which while who whom why will with won would wouldn y you your y
 yourself yourselves can cant could im ive id dont doesnt didnt isnt arent wasnt m d
 also still just really actually maybe please thanks thank hi hello hey ok okay yes yeah
 got get gets getting go going gone went let lets like want wants wanted need needs
-anyone someone something anything thing things stuff way lot lots bit quick one
+anyone someone something anything thing things stuff way lot lots bit quick one much many
 whats whos thats theyre youre hes shes wont isnt cant
 """.split()
 )
@@ -305,3 +305,8 @@ def _stem(word: str) -> str:
 
 
 _GENERIC_STEMS = frozenset(_STEMMER.stemWord(w) for w in GENERIC_WORDS)
+
+
+def is_generic(stem: str) -> bool:
+    """True for the stem of a generic word (school, staff, allowed ...)."""
+    return stem in _GENERIC_STEMS

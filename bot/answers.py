@@ -38,13 +38,15 @@ def to_citation(index: ClauseIndex, hit: Hit) -> Citation:
 def answer(index: ClauseIndex, query: Query, hits: list[Hit], contact: str) -> Reply:
     """Build the reply for an analysed question from its ranked hits."""
     clauses = tuple(to_citation(index, hit) for hit in hits[:3])
-    if not hits or hits[0].coverage < COVERAGE_TO_ANSWER:
+    if not hits or not hits[0].anchored or hits[0].coverage < COVERAGE_TO_ANSWER:
         return decline(query.text, clauses, contact)
     best = hits[0]
     related = tuple(
         to_citation(index, hit)
         for hit in hits[1 : 1 + MAX_RELATED]
-        if hit.score >= RELATED_SCORE_SHARE * best.score and hit.coverage >= COVERAGE_TO_ANSWER
+        if hit.score >= RELATED_SCORE_SHARE * best.score
+        and hit.anchored
+        and hit.coverage >= COVERAGE_TO_ANSWER
     )
     return quote(query.text, clauses[0], related, clauses, contact)
 

@@ -25,15 +25,19 @@ import numpy as np
 import numpy.typing as npt
 from rank_bm25 import BM25Plus
 
-from bot.analysis import Analyzer, Concept, Query
+from bot.analysis import SYNONYM_WEIGHT, Analyzer, Concept, Query, is_generic
 from bot.knowledge import Clause, Policy
 
 FIELD_WEIGHTS: dict[str, float] = {"text": 1.0, "questions": 0.7, "tags": 0.5, "section": 0.3}
 #: Candidates re-ordered by coverage, and the weight a clause keeps at zero coverage.
 RERANK_POOL = 20
 COVERAGE_FLOOR = 0.25
-#: How much a lexicon match counts towards coverage, against a word matched as typed.
-EXPANSION_MATCH = 0.6
+#: How much a match counts towards coverage, against a word matched as typed in the
+#: clause: a synonym (or part of a phrase) in its words, a typed word found only in its
+#: curated alternate questions, and a broader meaning only ("equipment" for "photocopier").
+SYNONYM_MATCH = 0.9
+CURATED_MATCH = 0.75
+EXPANSION_MATCH = 0.5
 #: Information of a word nobody knows (not in the policies nor the lexicon), against a
 #: recognised topic the policies never mention. Unknown words are mostly names, chat filler
 #: and slips; they weaken a match but should not veto it on their own.
@@ -47,6 +51,7 @@ class Hit:
     entry: int
     score: float
     coverage: float
+    anchored: bool = True
 
 
 class _Field:
@@ -154,7 +159,7 @@ class ClauseIndex:
         pool = min(RERANK_POOL, len(total))
         top = np.argpartition(-total, pool - 1)[:pool]
         hits = [
-            Hit(i, float(total[i]), self.coverage(query, i)) for i in top.tolist() if total[i] > 0
+            Hit(i, float(total[i]), *self.assess(query, i)) for i in top.tolist() if total[i] > 0
         ]
         hits.sort(key=lambda h: (-h.score * (COVERAGE_FLOOR + h.coverage) ** 2, h.entry))
         return hits[:k]
@@ -173,21 +178,40 @@ class ClauseIndex:
         return self._max_info * (1.0 if concept.recognised else UNKNOWN_INFORMATION)
 
     def coverage(self, query: Query, entry: int) -> float:
-        """The share of the question's topic, by information, that a clause matches.
+        """The share of the question's topic, by information, that a clause matches."""
+        return self.assess(query, entry)[0]
+
+    def assess(self, query: Query, entry: int) -> tuple[float, bool]:
+        """Coverage of the question by a clause, and whether the match is anchored.
 
         A concept counts fully when its typed words are all in the clause's text, tags or
-        section, and ``EXPANSION_MATCH`` when they are only in its alternate questions, or
-        when all the words of one of its lexicon meanings are.
+        section, and less when only a synonym, only its curated alternate questions, or
+        only a broader meaning match (see the ``*_MATCH`` weights). The match is
+        *anchored* when at least one concept is there as typed, as a synonym or in the
+        curated questions: a clause that only shares broad meanings ("equipment" for
+        "photocopier") does not answer on its own.
         """
         core, terms = self._core_terms[entry], self.doc_terms[entry]
         total = matched = 0.0
+        anchored = False
         for concept in query.topical:
             weight = self.information(concept)
             total += weight
-            if all(s in core for s in concept.stems):
-                matched += weight
-            elif all(s in terms for s in concept.stems) or any(
-                all(s in terms for s in phrase) for phrase, _ in concept.expansions
-            ):
-                matched += weight * EXPANSION_MATCH
-        return matched / total if total else 0.0
+            credit = _credit(concept, core, terms)
+            matched += weight * credit
+            anchored = anchored or credit >= CURATED_MATCH
+        return (matched / total if total else 0.0), anchored
+
+
+def _credit(concept: Concept, core: frozenset[str], terms: frozenset[str]) -> float:
+    if all(s in core for s in concept.stems):
+        return 1.0
+    if any(w >= SYNONYM_WEIGHT and all(s in core for s in p) for p, w in concept.expansions):
+        return SYNONYM_MATCH
+    if len(concept.stems) > 1 and any(s in core and not is_generic(s) for s in concept.stems):
+        return SYNONYM_MATCH  # part of a phrase: "wikipedia" of "update wikipedia"
+    if all(s in terms for s in concept.stems):
+        return CURATED_MATCH
+    if any(all(s in terms for s in phrase) for phrase, _ in concept.expansions):
+        return EXPANSION_MATCH
+    return 0.0

@@ -85,6 +85,14 @@ def test_uncovered_question_is_declined_with_the_contact(bot: PolicyBot) -> None
     assert "doesn't cover" in reply.text and "the Head teacher" in reply.text
 
 
+def test_a_broader_meaning_alone_does_not_answer(bot: PolicyBot) -> None:
+    # "photocopier" means "equipment", and a clause is about school equipment, but nothing
+    # the person typed (or a synonym of it) is in that clause.
+    reply = bot.ask("where is the photocopier?")
+    assert not reply.answered
+    assert reply.clauses and reply.clauses[0].id == "photos-1"
+
+
 def test_generic_words_alone_are_declined(bot: PolicyBot) -> None:
     assert not bot.ask("is it allowed at school?").answered
 

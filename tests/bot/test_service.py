@@ -52,6 +52,7 @@ LEXICON = Lexicon.model_validate(
         "groups": [
             {"words": ["poker", "bet", "casino"], "means": ["gambling", "betting"]},
             {"words": ["pics", "pic", "selfie"], "means": ["photographs"]},
+            {"words": ["photocopier"], "means": ["equipment"]},
         ]
     }
 )

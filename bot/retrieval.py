@@ -171,7 +171,10 @@ class ClauseIndex:
         about "parking" or a "day off" is about that, whatever else it shares with a clause.
         """
         known = [
-            self._info[t] for stems, _ in concept.alternatives() for t in stems if t in self._info
+            self._info[t]
+            for stems, _ in concept.alternatives()
+            for t in stems
+            if t in self._info and not is_generic(t)
         ]
         if known:
             return max(known)
@@ -197,21 +200,27 @@ class ClauseIndex:
         for concept in query.topical:
             weight = self.information(concept)
             total += weight
-            credit = _credit(concept, core, terms)
+            credit = self._credit(concept, core, terms)
             matched += weight * credit
             anchored = anchored or credit >= CURATED_MATCH
         return (matched / total if total else 0.0), anchored
 
+    def _credit(self, concept: Concept, core: frozenset[str], terms: frozenset[str]) -> float:
+        if not concept.stems:
+            return 0.0
+        if all(s in core for s in concept.stems):
+            return 1.0
+        if any(w >= SYNONYM_WEIGHT and all(s in core for s in p) for p, w in concept.expansions):
+            return SYNONYM_MATCH
+        if len(concept.stems) > 1 and self._key_stem(concept.stems) in core:
+            return SYNONYM_MATCH  # the telling word of a phrase: "wikipedia" of "update wikipedia"
+        if all(s in terms for s in concept.stems):
+            return CURATED_MATCH
+        if any(all(s in terms for s in phrase) for phrase, _ in concept.expansions):
+            return EXPANSION_MATCH
+        return 0.0
 
-def _credit(concept: Concept, core: frozenset[str], terms: frozenset[str]) -> float:
-    if all(s in core for s in concept.stems):
-        return 1.0
-    if any(w >= SYNONYM_WEIGHT and all(s in core for s in p) for p, w in concept.expansions):
-        return SYNONYM_MATCH
-    if len(concept.stems) > 1 and any(s in core and not is_generic(s) for s in concept.stems):
-        return SYNONYM_MATCH  # part of a phrase: "wikipedia" of "update wikipedia"
-    if all(s in terms for s in concept.stems):
-        return CURATED_MATCH
-    if any(all(s in terms for s in phrase) for phrase, _ in concept.expansions):
-        return EXPANSION_MATCH
-    return 0.0
+    def _key_stem(self, stems: tuple[str, ...]) -> str | None:
+        """The most informative non-generic word of a phrase (unknown words count most)."""
+        telling = [s for s in stems if not is_generic(s)]
+        return max(telling, key=lambda s: self._info.get(s, math.inf), default=None)

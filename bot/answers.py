@@ -1,7 +1,9 @@
 """The answer rule: quote the best clause, or decline honestly.
 
-A clause answers a question when it covers at least half of what the question is about,
-weighed by information (see ``ClauseIndex.coverage``). The rule is the same for every
+A clause answers a question when it covers more than half of what the question is about,
+weighed by information (see ``ClauseIndex.coverage``). A clause that shares only a broader
+meaning with a one-topic question ("equipment" for "photocopier") covers exactly half,
+and does not answer. The rule is the same for every
 policy and needs no score threshold: BM25 scores are not comparable across questions,
 but "the clause mentions most of what you asked about" is. A question whose words are
 all stop words or generic ("is it allowed at school?") covers nothing and is declined.
@@ -13,7 +15,7 @@ from bot.analysis import Query
 from bot.chat import Citation, Reply
 from bot.retrieval import ClauseIndex, Hit
 
-#: Share of the question's information a clause must cover to be given as the answer.
+#: Share of the question's information a clause must exceed to be given as the answer.
 COVERAGE_TO_ANSWER = 0.5
 #: A runner-up is offered beside the answer when it scores at least this share of it.
 RELATED_SCORE_SHARE = 0.6
@@ -38,15 +40,13 @@ def to_citation(index: ClauseIndex, hit: Hit) -> Citation:
 def answer(index: ClauseIndex, query: Query, hits: list[Hit], contact: str) -> Reply:
     """Build the reply for an analysed question from its ranked hits."""
     clauses = tuple(to_citation(index, hit) for hit in hits[:3])
-    if not hits or not hits[0].anchored or hits[0].coverage < COVERAGE_TO_ANSWER:
+    if not hits or hits[0].coverage <= COVERAGE_TO_ANSWER:
         return decline(query.text, clauses, contact)
     best = hits[0]
     related = tuple(
         to_citation(index, hit)
         for hit in hits[1 : 1 + MAX_RELATED]
-        if hit.score >= RELATED_SCORE_SHARE * best.score
-        and hit.anchored
-        and hit.coverage >= COVERAGE_TO_ANSWER
+        if hit.score >= RELATED_SCORE_SHARE * best.score and hit.coverage > COVERAGE_TO_ANSWER
     )
     return quote(query.text, clauses[0], related, clauses, contact)
 

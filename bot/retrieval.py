@@ -51,7 +51,6 @@ class Hit:
     entry: int
     score: float
     coverage: float
-    anchored: bool = True
 
 
 class _Field:
@@ -159,7 +158,7 @@ class ClauseIndex:
         pool = min(RERANK_POOL, len(total))
         top = np.argpartition(-total, pool - 1)[:pool]
         hits = [
-            Hit(i, float(total[i]), *self.assess(query, i)) for i in top.tolist() if total[i] > 0
+            Hit(i, float(total[i]), self.coverage(query, i)) for i in top.tolist() if total[i] > 0
         ]
         hits.sort(key=lambda h: (-h.score * (COVERAGE_FLOOR + h.coverage) ** 2, h.entry))
         return hits[:k]
@@ -181,29 +180,20 @@ class ClauseIndex:
         return self._max_info * (1.0 if concept.recognised else UNKNOWN_INFORMATION)
 
     def coverage(self, query: Query, entry: int) -> float:
-        """The share of the question's topic, by information, that a clause matches."""
-        return self.assess(query, entry)[0]
-
-    def assess(self, query: Query, entry: int) -> tuple[float, bool]:
-        """Coverage of the question by a clause, and whether the match is anchored.
+        """The share of the question's topic, by information, that a clause matches.
 
         A concept counts fully when its typed words are all in the clause's text, tags or
-        section, and less when only a synonym, only its curated alternate questions, or
-        only a broader meaning match (see the ``*_MATCH`` weights). The match is
-        *anchored* when at least one concept is there as typed, as a synonym or in the
-        curated questions: a clause that only shares broad meanings ("equipment" for
-        "photocopier") does not answer on its own.
+        section, and less when only a synonym, the telling word of a typed phrase, its
+        curated alternate questions, or only a broader meaning match (the ``*_MATCH``
+        weights).
         """
         core, terms = self._core_terms[entry], self.doc_terms[entry]
         total = matched = 0.0
-        anchored = False
         for concept in query.topical:
             weight = self.information(concept)
             total += weight
-            credit = self._credit(concept, core, terms)
-            matched += weight * credit
-            anchored = anchored or credit >= CURATED_MATCH
-        return (matched / total if total else 0.0), anchored
+            matched += weight * self._credit(concept, core, terms)
+        return matched / total if total else 0.0
 
     def _credit(self, concept: Concept, core: frozenset[str], terms: frozenset[str]) -> float:
         if not concept.stems:

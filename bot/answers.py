@@ -3,9 +3,9 @@
 A clause answers a question when it covers more than half of what the question is about,
 weighed by information (see ``ClauseIndex.coverage``). A clause that shares only a broader
 meaning with a one-topic question ("equipment" for "photocopier") covers exactly half,
-and does not answer. The rule is the same for every
-policy and needs no score threshold: BM25 scores are not comparable across questions,
-but "the clause mentions most of what you asked about" is. A question whose words are
+and does not answer. The rule is the same for every policy and needs no score threshold:
+BM25 scores are not comparable across questions, but "the clause mentions most of what
+you asked about" is. A question whose words are
 all stop words or generic ("is it allowed at school?") covers nothing and is declined.
 """
 

@@ -25,6 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from adapters.cli_storage import audit_app, db_app
+from adapters.cli_trends import trends
 from bot.chat import Reply
 from bot.config import Settings
 from bot.errors import PolicyBotError
@@ -315,6 +316,7 @@ def teams_package(
     out.print(f"Teams app package written to {escape(str(path))}")
 
 
+app.command("trends")(trends)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 

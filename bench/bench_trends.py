@@ -36,7 +36,8 @@ from bot.config import Settings
 from bot.service import Library, bundled_knowledge_dir
 from bot.storage import Store
 from bot.trends import analyse, read_rows, window
-from bot.trends_report import audit, to_html, to_json
+from bot.trends_audit import audit
+from bot.trends_report import to_html, to_json
 
 LIMIT_SECONDS = 5.0
 WEEKS = 52

@@ -13,23 +13,23 @@ from rich.console import Console
 
 from adapters.cli_trends import show
 from bot.config import Settings
+from bot.disclosure import SuppressionTable, solved
 from bot.knowledge import load_policies
 from bot.service import bundled_knowledge_dir
 from bot.storage import Store
 from bot.trends import (
     TrendRow,
-    _Ledger,
     analyse,
     build_trends,
     content_terms,
     effective_k,
     read_rows,
-    solved,
     trends_summary,
     week_of,
     window,
 )
-from bot.trends_report import audit, to_csv, to_html, to_json
+from bot.trends_audit import audit
+from bot.trends_report import to_csv, to_html, to_json
 from tests.bot.test_trends_properties import POLICIES, WEEKS
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)  # a Wednesday in 2026-W10
@@ -182,7 +182,7 @@ def test_solved_finds_a_bridge_between_two_protected_blocks() -> None:
 
 
 def test_the_ledger_shields_a_figure_that_only_the_sums_give_away() -> None:
-    ledger = _Ledger({n: "2026" for n in range(100)})
+    ledger = SuppressionTable({n: "2026" for n in range(100)})
     figures = [ledger.add(10, set(range(10))) for _ in range(110)]
     sums = [(100, [1, 2, 9]), (101, [3, 4]), (102, [1, 3]), (103, [2, 4])]
     sums += [(104, [5, 6]), (105, [7, 8, 9]), (106, [5, 7]), (107, [6, 8])]

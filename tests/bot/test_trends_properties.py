@@ -24,7 +24,8 @@ from rich.console import Console
 from adapters.cli_trends import show
 from bot.knowledge import Clause, Policy, sha256_text
 from bot.trends import TrendRow, Trends, analyse, effective_k, trends_summary
-from bot.trends_report import audit, to_csv, to_html, to_json
+from bot.trends_audit import audit
+from bot.trends_report import to_csv, to_html, to_json
 
 
 def make_policy(policy_id: str, sections: dict[str, list[str]]) -> Policy:

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from bot.trends import TrendRow, Trends, analyse
-from bot.trends_report import audit, to_csv, to_html, to_json
+from bot.trends_audit import audit
+from bot.trends_report import to_csv, to_html, to_json
 from tests.bot.test_trends_properties import POLICIES, WEEKS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

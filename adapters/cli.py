@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from adapters.cli_campaigns import campaign_app, worker
 from adapters.cli_storage import audit_app, db_app
 from adapters.cli_trends import trends
 from bot.chat import Reply
@@ -317,6 +318,8 @@ def teams_package(
 
 
 app.command("trends")(trends)
+app.command("worker")(worker)
+app.add_typer(campaign_app, name="campaign")
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 

@@ -15,7 +15,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
@@ -34,12 +34,13 @@ SORRY = "Sorry, something went wrong on my side. Please try again in a minute."
 GONE = "That clause is no longer in the policy I know; please ask your question again."
 
 Payload = dict[str, Any]
-#: ``(slack_user_id, team_id) -> lines`` describing the person's pending acknowledgements.
-AcknowledgementLines = Callable[[str, str | None], Sequence[str]]
+#: ``(slack_user_id, team_id) -> items`` for the App Home's acknowledgement section: lines
+#: of plain text, or blocks (a pending request with its buttons). Runs in a worker thread.
+AcknowledgementLines = Callable[[str, str | None], Sequence[str | kit.Block]]
 
 
-def no_acknowledgement_requests(user: str, workspace: str | None) -> Sequence[str]:
-    """The App Home's acknowledgement section until the campaigns feature provides one."""
+def no_acknowledgement_requests(user: str, workspace: str | None) -> Sequence[str | kit.Block]:
+    """The App Home's acknowledgement section when no campaigns are wired in."""
     return ()
 
 
@@ -86,15 +87,33 @@ class Delivery:
 
 
 Work = Callable[[Delivery], Coroutine[Any, Any, None]]
+Acked = Callable[[Work], Callable[..., Awaitable[None]]]
+
+
+class SlackExtension(Protocol):
+    """More listeners (campaigns): registered before the catch-all, offered commands first."""
+
+    def register(self, app: AsyncApp, acked: Acked) -> None: ...
+
+    async def on_command(self, d: Delivery, text: str) -> bool: ...
+
+    async def drain(self, timeout: float = 10.0) -> None: ...
 
 
 class SlackListeners:
     """One method per Slack payload PolicyBot handles; each is a thin translation."""
 
-    def __init__(self, bot: PolicyBot, store: Store, acknowledgements: AcknowledgementLines):
+    def __init__(
+        self,
+        bot: PolicyBot,
+        store: Store,
+        acknowledgements: AcknowledgementLines,
+        extensions: Sequence[SlackExtension] = (),
+    ):
         self.bot = bot
         self.store = store
         self.acknowledgements = acknowledgements
+        self.extensions = tuple(extensions)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def register(self, app: AsyncApp) -> None:
@@ -108,6 +127,8 @@ class SlackListeners:
         feedback = re.compile(rf"^({kit.ACTION_HELPFUL}|{kit.ACTION_UNHELPFUL})$")
         app.action(feedback)(self._acked(self.on_feedback))
         app.action(kit.ACTION_SHARE)(self._acked(self.on_share))
+        for extension in self.extensions:
+            extension.register(app, self._acked)
         app.event(re.compile(".*"))(_ack)  # any other event: 200 and nothing more
 
     def _acked(self, work: Work) -> Callable[..., Awaitable[None]]:
@@ -131,6 +152,8 @@ class SlackListeners:
         """Wait (up to ``timeout`` seconds) for answers still being worked on: at shutdown."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
+        for extension in self.extensions:
+            await extension.drain(timeout)
 
     async def on_mention(self, d: Delivery) -> None:
         event = d.body["event"]
@@ -158,6 +181,9 @@ class SlackListeners:
         if text.lower() in ("", "help", "?"):
             await d.respond(**kit.notice(self.bot.help_text()), response_type="ephemeral")
             return
+        for extension in self.extensions:
+            if await extension.on_command(d, text):
+                return
         ids = d.body.get("user_id"), d.body.get("team_id"), d.body.get("trigger_id")
         message = await self._answer(_incoming(text, *ids), echo=True, share=True)
         await d.respond(**(message or {}), response_type="ephemeral")

@@ -153,6 +153,17 @@ def _chunks(mrkdwn: str, limit: int = MAX_SECTION_TEXT) -> list[str]:
     return pieces
 
 
+# The building blocks, for the other Block Kit modules (campaign messages).
+plain, section, context, header, button, chunks = (
+    _plain,
+    _section,
+    _context,
+    _header,
+    _button,
+    _chunks,
+)
+
+
 def text_blocks(text: str, limit: int = MAX_MESSAGE_BLOCKS) -> list[Block]:
     """Plain core text (help, an error sentence) as escaped sections."""
     return [_section(piece) for piece in _chunks(to_mrkdwn(text))][:limit]
@@ -284,9 +295,13 @@ def shared_blocks(reply: Reply, user_id: str, question: str) -> list[Block]:
 def home_view(
     examples: Sequence[str],
     policies: Sequence[Policy],
-    acknowledgements: Sequence[str],
+    acknowledgements: Sequence[str | Block],
 ) -> dict[str, Any]:
-    """The App Home tab: how to ask, examples, the person's acknowledgements, the policies."""
+    """The App Home tab: how to ask, examples, the person's acknowledgements, the policies.
+
+    Each acknowledgement item is a line of plain text (escaped here) or a ready-made block
+    (the campaign adapter's pending request with its buttons).
+    """
     blocks: list[Block] = [_header("Ask me about our policies"), _section(HOW_TO_ASK)]
     if examples:
         blocks += [{"type": "divider"}, _header("Try asking")]
@@ -294,8 +309,12 @@ def home_view(
             _section(piece) for piece in _chunks("\n".join(f"• {escape(q)}" for q in examples))
         ]
     blocks += [{"type": "divider"}, _header("Your acknowledgements")]
-    lines = [f"• {escape(item)}" for item in acknowledgements] or [NO_ACKNOWLEDGEMENTS]
-    blocks += [_section(piece) for piece in _chunks("\n".join(lines))][:20]
+    lines = [f"• {escape(item)}" for item in acknowledgements if isinstance(item, str)]
+    ready = [item for item in acknowledgements if not isinstance(item, str)]
+    if not lines and not ready:
+        lines = [NO_ACKNOWLEDGEMENTS]
+    blocks += [_section(piece) for piece in _chunks("\n".join(lines))][:20] if lines else []
+    blocks += ready[:40]
     blocks += [{"type": "divider"}, _header("Policies I know")]
     known = [f"• *{escape(p.title)}*, version {escape(p.version)}" for p in policies]
     blocks += [_section(piece) for piece in _chunks("\n".join(known) or "None loaded yet.")]

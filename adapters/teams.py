@@ -22,10 +22,12 @@ import functools
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from types import SimpleNamespace
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import requests
 from aiohttp import web
@@ -35,23 +37,36 @@ from botbuilder.integration.aiohttp import (
     ConfigurationBotFrameworkAuthentication,
     ConfigurationServiceClientCredentialFactory,
 )
-from botbuilder.schema import Activity, ActivityTypes, Attachment, ChannelAccount
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    Attachment,
+    ChannelAccount,
+    ConversationParameters,
+    ConversationReference,
+)
 from botframework.connector.auth import (
     ClaimsIdentity,
     ConnectorFactory,
     ServiceClientCredentialsFactory,
 )
+from msrest.exceptions import ClientRequestError, HttpOperationError
 
+from adapters import teams_campaign_cards as campaign_cards
 from adapters import teams_cards as cards
+from adapters.teams_campaigns import TeamsCampaigns, TeamsTurn
 from adapters.teams_package import (
     PUBLIC_CLOUD,
     BotFrameworkCloud,
     check_teams_settings,
     teams_configured,
 )
+from bot.admins import Admins
+from bot.campaigns import Campaigns
 from bot.chat import Incoming
 from bot.config import Settings
 from bot.errors import KnowledgeError, PolicyBotError, QuestionError, StorageError
+from bot.messenger import Accepted, Address, Message, Notice, Outcome, SendResult
 from bot.service import PolicyBot
 from bot.storage import Store, conversations
 
@@ -60,6 +75,7 @@ __all__ = [
     "PUBLIC_CLOUD",
     "BotFrameworkCloud",
     "TeamsBot",
+    "TeamsMessenger",
     "build_adapter",
     "check_teams_settings",
     "messages_route",
@@ -88,8 +104,13 @@ def mount_teams(
     dev: bool,
     cloud: BotFrameworkCloud = PUBLIC_CLOUD,
     credentials: ServiceClientCredentialsFactory | None = None,
+    campaigns: Campaigns | None = None,
+    admins: Admins | None = None,
 ) -> None:
     """Add ``POST /api/messages`` when Teams is configured, or unauthenticated in dev mode.
+
+    With ``campaigns`` the bot also handles acknowledgement campaigns (buttons, commands
+    for ``admins``, enrolling people who install it).
 
     ``dev`` (``policybot serve --dev``) or ``POLICYBOT_ENV=development`` without
     ``MICROSOFT_APP_ID`` mounts it with authentication off (the Emulator's mode) and logs a
@@ -107,7 +128,8 @@ def mount_teams(
             MESSAGES_PATH,
         )
     adapter = build_adapter(settings, cloud=cloud, credentials=credentials)
-    app.router.add_post(MESSAGES_PATH, messages_route(adapter, TeamsBot(bot, store)))
+    teams_bot = TeamsBot(bot, store, campaigns=campaigns, admins=admins)
+    app.router.add_post(MESSAGES_PATH, messages_route(adapter, teams_bot))
 
 
 def build_adapter(
@@ -234,10 +256,22 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
     thread; only sending stays on the event loop.
     """
 
-    def __init__(self, bot: PolicyBot, store: Store | None) -> None:
+    def __init__(
+        self,
+        bot: PolicyBot,
+        store: Store | None,
+        *,
+        campaigns: Campaigns | None = None,
+        admins: Admins | None = None,
+    ) -> None:
         self.bot = bot
         self.store = store
         self.references = conversations.References(store.db) if store is not None else None
+        self.campaigns = (
+            TeamsCampaigns(campaigns, admins or Admins(()), bot.policies)
+            if campaigns is not None
+            else None
+        )
         # SQLite has one writer: concurrent writers would sleep in its busy handler, so
         # database work queues on one thread (a few for PostgreSQL).
         workers = 4 if store is not None and store.db.dialect == "postgresql" else 1
@@ -248,18 +282,41 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
         await super().on_turn(turn_context)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
-        card, summary = await self._run(self._respond, turn_context.activity)
-        if card is not None:
-            await turn_context.send_activity(_message(card, summary))
+        answer = await self._run(self._respond, turn_context.activity)
+        if answer.card is None:
+            return
+        activity = turn_context.activity
+        if answer.replace and activity.reply_to_id:
+            replacement = _message(answer.card, answer.summary)
+            replacement.id = activity.reply_to_id
+            try:
+                await turn_context.update_activity(replacement)
+                return
+            except (HttpOperationError, ClientRequestError) as exc:  # show it as a reply
+                log.info("teams: could not update the prompt (%s)", type(exc).__name__)
+        await turn_context.send_activity(_message(answer.card, answer.summary))
 
     async def on_members_added_activity(
         self, members_added: list[ChannelAccount], turn_context: TurnContext
     ) -> None:
         if any(m.id == turn_context.activity.recipient.id for m in members_added):
+            await self._enrol(turn_context.activity)
             await self._welcome(turn_context)
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
+        await self._enrol(turn_context.activity)
         await self._welcome(turn_context)
+
+    async def _enrol(self, activity: Activity) -> None:
+        # Someone installed PolicyBot while a campaign runs: they are asked too. The
+        # reference that reaches them was saved by on_turn, just before.
+        user = _user_id(activity)
+        if self.campaigns is None or user is None:
+            return
+        name = (activity.from_property.name if activity.from_property else None) or ""
+        enrolled = await self._run(self.campaigns.enrol, _tenant(activity) or "", user, name)
+        if enrolled:
+            log.info("teams: enrolled a new installer in %s", ", ".join(enrolled))
 
     async def _welcome(self, turn_context: TurnContext) -> None:
         # Teams sends both conversationUpdate and installationUpdate on install: greet once.
@@ -268,22 +325,26 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
             card = cards.help_card(self.bot.help_text(), self.bot.examples, welcome=True)
             await turn_context.send_activity(_message(card))
 
-    def _respond(self, activity: Activity) -> tuple[cards.Card | None, str | None]:
-        """The card answering one message, or None (a repeat, or another app's button)."""
+    def _respond(self, activity: Activity) -> _Answer:
+        """The card answering one message, or none (a repeat, or another app's button)."""
         key = f"teams:{(activity.id or '')[:200]}@{_digest(activity.conversation.id)}"
         if activity.id and not self._claim(key):
             log.info("teams: activity %s delivered again; answered once", activity.id)
-            return None, None
+            return _Answer(None)
+        if self.campaigns is not None:
+            campaign = self.campaigns.handle(_turn(activity))
+            if campaign is not None:
+                return _Answer(campaign.card, replace=campaign.replace)
         action = cards.parse_action(activity.value)
         if isinstance(action, cards.Feedback):
-            return self._feedback(action), None
+            return _Answer(self._feedback(action))
         if isinstance(action, cards.ShowClause):
-            return self._explain(action.clause_id), None
+            return _Answer(self._explain(action.clause_id))
         if action is None and activity.value is not None and not (activity.text or "").strip():
-            return None, None
+            return _Answer(None)
         text = action.question if isinstance(action, cards.Ask) else _question(activity)
         if cards.is_help(text):
-            return cards.help_card(self.bot.help_text(), self.bot.examples), None
+            return _Answer(cards.help_card(self.bot.help_text(), self.bot.examples))
         incoming = Incoming(
             text=text,
             platform="teams",
@@ -294,12 +355,13 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
         try:
             reply = self.bot.handle(incoming)
         except QuestionError as exc:
-            return cards.notice_card(str(exc)), None
+            return _Answer(cards.notice_card(str(exc)))
         except PolicyBotError as exc:
             log.error("teams: question failed (%s: %s)", type(exc).__name__, exc)
-            return cards.notice_card(SORRY), None
+            return _Answer(cards.notice_card(SORRY))
         shared = activity.conversation.conversation_type in ("channel", "groupChat")
-        return cards.answer_card(reply, question=text if shared else None), cards.summary(reply)
+        card = cards.answer_card(reply, question=text if shared else None)
+        return _Answer(card, cards.summary(reply))
 
     def _feedback(self, action: cards.Feedback) -> cards.Card:
         try:
@@ -343,6 +405,26 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
         return await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)
 
 
+class _Answer(NamedTuple):
+    card: cards.Card | None
+    summary: str | None = None
+    replace: bool = False
+
+
+def _turn(activity: Activity) -> TeamsTurn:
+    sender = activity.from_property
+    ids = tuple(i for i in (sender.aad_object_id, sender.id) if i) if sender else ()
+    return TeamsTurn(
+        text=_question(activity) if activity.text else "",
+        value=activity.value,
+        user_id=_user_id(activity) or "",
+        ids=ids,
+        name=(sender.name if sender else None) or "",
+        tenant=_tenant(activity) or "",
+        activity_id=activity.id or "",
+    )
+
+
 def _question(activity: Activity) -> str:
     # Teams' own mention entities say exactly what to remove (remove_recipient_mention also
     # deletes the bot's name elsewhere in the text, and fails on a malformed entity).
@@ -373,3 +455,142 @@ def _tenant(activity: Activity) -> str | None:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+class TeamsMessenger:
+    """Proactive campaign messages in Teams, for the synchronous campaign worker.
+
+    Each send continues the person's stored conversation (``CloudAdapter
+    .continue_conversation``); from a channel or group-chat reference it opens a one-to-one
+    chat first. The SDK is asynchronous, so the messenger runs its own event loop on a
+    thread and waits for each send. Teams has no message history a bot can read, so
+    ``find`` answers ``unknown`` and the worker never sends such a step twice.
+    """
+
+    platform = "teams"
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        cloud: BotFrameworkCloud = PUBLIC_CLOUD,
+        credentials: ServiceClientCredentialsFactory | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self._adapter = build_adapter(settings, cloud=cloud, credentials=credentials)
+        self._app_id = settings.microsoft_app_id
+        self._timeout = timeout
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="policybot-teams-send", daemon=True
+        )
+        self._thread.start()
+
+    def send(self, to: Address, message: Message) -> SendResult:
+        """Send a prompt (as its card) or a notice to one person."""
+        if to.reference is None:
+            return SendResult.failed("unreachable", "no conversation with PolicyBot in Teams")
+        if isinstance(message, Notice):
+            card, summary = cards.notice_card(message.text), message.text[:200]
+        else:
+            card, summary = campaign_cards.prompt_card(message), message.policy_title
+        return self._call(self._send(to.reference, _message(card, summary)), sent_maybe=True)
+
+    def find(self, to: Address, marker: str, since: datetime) -> SendResult:
+        """Teams keeps no history a bot can read: always ``unknown``."""
+        return SendResult.failed("unknown", "Teams keeps no message history a bot can read")
+
+    def update(self, to: Address, message_id: str, accepted: Accepted) -> SendResult:
+        """Replace a prompt's card with its accepted form."""
+        if to.reference is None:
+            return SendResult.failed("unreachable", "no conversation with PolicyBot in Teams")
+        replacement = _message(campaign_cards.accepted_card(accepted))
+        replacement.id = message_id
+        failures: list[Exception] = []
+
+        async def update(turn_context: TurnContext) -> None:
+            try:
+                await turn_context.update_activity(replacement)
+            except Exception as exc:  # the adapter would swallow it into on_turn_error
+                failures.append(exc)
+
+        async def run() -> SendResult:
+            reference = ConversationReference().deserialize(to.reference)
+            await self._adapter.continue_conversation(reference, update, self._app_id)
+            if failures:
+                raise failures[0]
+            return SendResult.sent(str(reference.conversation.id), message_id)
+
+        return self._call(run(), sent_maybe=False)
+
+    def close(self) -> None:
+        """Stop the messenger's event loop."""
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    async def _send(self, data: dict[str, Any], activity: Activity) -> SendResult:
+        # A new message, never a reply to whatever activity the reference was taken from.
+        reference = ConversationReference().deserialize(
+            {k: v for k, v in data.items() if k != "activityId"}
+        )
+        where: list[tuple[str, str]] = []
+        failures: list[Exception] = []
+
+        async def deliver(turn_context: TurnContext) -> None:
+            # The SDK would send it as a reply to its made-up continuation event.
+            turn_context.activity.id = None
+            try:
+                response = await turn_context.send_activity(activity)
+            except Exception as exc:  # the adapter would swallow it into on_turn_error
+                failures.append(exc)
+                return
+            conversation = turn_context.activity.conversation
+            where.append((str(conversation.id if conversation else ""), str(response.id or "")))
+
+        conversation = reference.conversation
+        if conversation is not None and conversation.conversation_type in ("channel", "groupChat"):
+            tenant = conversation.tenant_id
+            parameters = ConversationParameters(
+                is_group=False,
+                bot=reference.bot,
+                members=[reference.user],
+                tenant_id=tenant,
+                channel_data={"tenant": {"id": tenant}},
+            )
+            await self._adapter.create_conversation(
+                self._app_id, deliver, parameters, reference.channel_id, reference.service_url
+            )
+        else:
+            await self._adapter.continue_conversation(reference, deliver, self._app_id)
+        if failures:
+            raise failures[0]
+        if not where:
+            return SendResult.failed("unknown", "the SDK reported no send")
+        return SendResult.sent(*where[0])
+
+    def _call(self, work: Coroutine[Any, Any, SendResult], *, sent_maybe: bool) -> SendResult:
+        future = asyncio.run_coroutine_threadsafe(work, self._loop)
+        try:
+            return future.result(self._timeout)
+        except HttpOperationError as exc:
+            return _teams_failure(exc)
+        except PermissionError as exc:  # our credentials were refused: nothing went out
+            return SendResult.failed("retry", f"credentials: {exc}"[:300])
+        except (ClientRequestError, TimeoutError, OSError) as exc:
+            future.cancel()
+            outcome: Outcome = "unknown" if sent_maybe else "retry"
+            return SendResult.failed(outcome, f"{type(exc).__name__}: {exc}"[:300])
+
+
+def _teams_failure(exc: HttpOperationError) -> SendResult:
+    response = exc.response
+    status = int(getattr(response, "status_code", None) or getattr(response, "status", 0) or 0)
+    headers = getattr(response, "headers", None) or {}
+    retry_after = headers.get("Retry-After") or headers.get("retry-after")
+    wait = float(retry_after) if retry_after and str(retry_after).isdigit() else None
+    reason = f"HTTP {status}: {exc.message}"[:300]
+    if status == 429:
+        return SendResult.failed("rate_limited", reason, wait)
+    if status in (403, 404):  # the app was blocked or removed, or the chat is gone
+        return SendResult.failed("unreachable", reason)
+    return SendResult.failed("retry", reason, wait)

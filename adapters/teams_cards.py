@@ -200,6 +200,10 @@ def _submit(title: str, data: dict[str, Any]) -> Element:
     }
 
 
+# The building blocks, for the campaign cards. ``label`` only for our own constant text.
+submit, label = _submit, _label
+
+
 def card(body: list[Element], actions: Sequence[Element] = ()) -> Card:
     """An Adaptive Card with this body and these actions."""
     content: Card = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": CARD_VERSION}

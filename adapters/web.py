@@ -27,9 +27,16 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack import AcknowledgementLines, SlackListeners, no_acknowledgement_requests
+from adapters.hr_web import mount_hr
+from adapters.slack import AcknowledgementLines, SlackListeners
+from adapters.slack_campaigns import SlackCampaignListeners
+from adapters.slack_messenger import SlackDirectory
+from adapters.slack_messenger import web_client as sync_web_client
+from adapters.slack_trends import SlackTrendsListeners
 from adapters.teams import mount_teams
 from adapters.teams_package import check_teams_settings
+from bot.admins import Admins
+from bot.campaigns import Campaigns
 from bot.config import Settings
 from bot.errors import ConfigError, StorageError
 from bot.service import PolicyBot
@@ -108,14 +115,17 @@ def create_app(
     store: Store,
     dev: bool = False,
     socket_mode: bool = False,
-    acknowledgements: AcknowledgementLines = no_acknowledgement_requests,
+    acknowledgements: AcknowledgementLines | None = None,
+    campaigns: Campaigns | None = None,
 ) -> web.Application:
     """The aiohttp application ``policybot serve`` runs.
 
     Mounts Slack at ``/slack/events`` when ``SLACK_BOT_TOKEN`` and ``SLACK_SIGNING_SECRET``
     are set (in Socket Mode the Bolt app is built but no route is mounted), and Teams at
-    ``/api/messages`` as ``adapters.teams.mount_teams`` decides. Raises ``ConfigError`` as
-    ``check_platforms`` does.
+    ``/api/messages`` as ``adapters.teams.mount_teams`` decides, both with acknowledgement
+    campaigns (``campaigns``, by default on ``store`` and the bot's policies). The Slack App
+    Home lists each person's pending acknowledgements unless ``acknowledgements`` replaces
+    that section. Raises ``ConfigError`` as ``check_platforms`` does.
 
     Example (a test)::
 
@@ -127,8 +137,22 @@ def create_app(
     app[STORE] = store
     app.router.add_get("/healthz", healthz)
 
+    campaigns = campaigns or Campaigns(store, bot.policies)
     if socket_mode or settings.slack_bot_token is not None:
-        listeners = SlackListeners(bot, store, acknowledgements)
+        directory = SlackDirectory(sync_web_client(settings, retries=True))
+        admins = Admins(
+            settings.admins,
+            slack_workspace_admin=directory.is_workspace_admin
+            if settings.slack_admins_are_admins
+            else None,
+        )
+        extension = SlackCampaignListeners(bot, campaigns, admins, directory)
+        listeners = SlackListeners(
+            bot,
+            store,
+            acknowledgements or extension.home_items,
+            extensions=[extension, SlackTrendsListeners(bot, store, settings)],
+        )
         slack_app = app[SLACK_APP] = build_slack_app(settings, listeners)
         app.cleanup_ctx.append(_slack_lifetime(slack_app, listeners))
         if socket_mode and settings.slack_app_token is not None:
@@ -140,7 +164,17 @@ def create_app(
             app.router.add_post(SLACK_EVENTS_PATH, slack_events_handler(slack_app, secret))
 
     # Teams decides for itself: /api/messages with MICROSOFT_APP_ID, unauthenticated in dev.
-    mount_teams(app, bot=bot, store=store, settings=settings, dev=dev)
+    mount_teams(
+        app,
+        bot=bot,
+        store=store,
+        settings=settings,
+        dev=dev,
+        campaigns=campaigns,
+        admins=Admins(settings.admins),
+    )
+    # HR's report, behind a short-lived signed link (see /policy trends).
+    mount_hr(app, store_provider=lambda: store, settings=settings, library=bot.library)
     return app
 
 

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
         default="production", validation_alias="POLICYBOT_ENV"
     )
     port: int = Field(default=3978, validation_alias="PORT", ge=0, le=65535)
+    public_url: str | None = Field(default=None, validation_alias="POLICYBOT_PUBLIC_URL")
 
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(
@@ -65,6 +66,9 @@ class Settings(BaseSettings):
         default=(), validation_alias="POLICYBOT_ADMINS"
     )
     hr: Annotated[tuple[str, ...], NoDecode] = Field(default=(), validation_alias="POLICYBOT_HR")
+    slack_admins_are_admins: bool = Field(
+        default=False, validation_alias="POLICYBOT_SLACK_ADMINS_ARE_ADMINS"
+    )
 
     secret_key: SecretStr | None = Field(default=None, validation_alias="POLICYBOT_SECRET_KEY")
     retention_days: int = Field(default=180, validation_alias="POLICYBOT_RETENTION_DAYS", ge=1)
@@ -89,7 +93,9 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("database_url", "microsoft_app_id", "microsoft_app_tenant_id", mode="before")
+    @field_validator(
+        "database_url", "microsoft_app_id", "microsoft_app_tenant_id", "public_url", mode="before"
+    )
     @classmethod
     def _blank_str_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

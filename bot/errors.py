@@ -5,6 +5,9 @@
     ├── KnowledgeError         a knowledge folder fails to load or validate (names file and field)
     ├── IngestError            a document cannot be read or yields no clauses
     ├── QuestionError          a question is empty or too long to answer
+    ├── CampaignError          a campaign request that cannot be carried out as asked
+    │   ├── AudienceError      an audience that cannot be parsed or read
+    │   └── ScheduleError      a reminder schedule or repeat interval that cannot be read
     └── StorageError           the database failed; nothing was half-written
         ├── StorageUnavailable the database is down, locked or unreachable; try again
         └── ChainBroken        the acknowledgement hash chain does not verify
@@ -34,6 +37,18 @@ class IngestError(PolicyBotError):
 
 class QuestionError(PolicyBotError):
     """A question cannot be answered as asked (empty, or over the length limit)."""
+
+
+class CampaignError(PolicyBotError):
+    """A campaign request that cannot be carried out as asked; the message says why."""
+
+
+class AudienceError(CampaignError):
+    """An audience that cannot be parsed or read. The message says what to write instead."""
+
+
+class ScheduleError(CampaignError):
+    """A reminder schedule or repeat interval that cannot be read; the message says why."""
 
 
 class StorageError(PolicyBotError):

@@ -33,6 +33,7 @@ from tests.fakes.slack_api import (
     BOT_ID,
     BOT_USER_ID,
     SIGNING_SECRET,
+    USER_ID,
     FakeSlackAPI,
     RecordedRequest,
     app_mention,
@@ -725,5 +726,30 @@ def test_socket_mode_connects_with_the_app_token_and_answers(
                     assert (await client.post("/slack/events", data=b"{}")).status == 404
             finally:
                 store.close()
+
+    run(scenario)
+
+
+def test_policy_trends_is_for_hr_only_and_sends_hr_a_short_lived_link(
+    template: Path, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        hr = {"POLICYBOT_HR": f"slack:{USER_ID}", "POLICYBOT_PUBLIC_URL": "https://bot.example"}
+        async with running(template, tmp_path / "hr", **hr) as h:
+            await h.command("trends", "t1")
+            [summary] = await h.slack.wait_for("respond/t1")
+            assert summary.body["response_type"] == "ephemeral"
+            [dm] = await h.slack.wait_for("chat.postMessage")
+            assert dm.body["channel"] == USER_ID
+            link = str(dm.body["text"]).split(": ", 1)[1]
+            assert link.startswith("https://bot.example/hr?token=")
+            page = await h.client.get("/hr" + link.split("/hr", 1)[1])
+            assert page.status == 200 and "<svg" in await page.text()
+            assert (await h.client.get("/hr?token=forged")).status == 401
+        async with running(template, tmp_path / "staff") as h:
+            await h.command("trends", "t2")
+            [refusal] = await h.slack.wait_for("respond/t2")
+            assert "for the people HR has listed" in visible(refusal)
+            assert not h.slack.calls("chat.postMessage")
 
     run(scenario)

@@ -21,24 +21,50 @@ MANIFEST = Path(__file__).resolve().parents[2] / "slack" / "manifest.yaml"
 #: Each scope PolicyBot may ask for, and why (Slack's scope reference, docs.slack.dev).
 NEEDED_SCOPES = {
     "app_mentions:read": "the app_mention event (@PolicyBot in a channel)",
-    "im:history": "the message.im event (direct messages to the bot)",
-    "chat:write": "chat.postMessage (answers in threads and DMs)",
+    "im:history": "the message.im event (direct messages to the bot), and "
+    "conversations.history in PolicyBot's own DMs: after a crash mid-send, the campaign "
+    "worker looks for the prompt it may have sent, so nobody is prompted twice",
+    "chat:write": "chat.postMessage (answers, campaign prompts) and chat.update (a prompt "
+    "becomes 'Accepted on ...')",
     "commands": "the /policy slash command and the message shortcut",
+    "users:read": "users.list (a campaign for everyone in the workspace, without bots, "
+    "deactivated accounts or guests), users.info (is this person a workspace admin, when "
+    "POLICYBOT_SLACK_ADMINS_ARE_ADMINS=true) and the team_join event (new joiners are "
+    "enrolled in running campaigns)",
+    "im:write": "conversations.open (the DM in which a campaign prompt is sent)",
+    "channels:read": "conversations.members for a public channel's campaign "
+    "(--audience slack:channel:C123)",
+    "groups:read": "conversations.members for a private channel's campaign",
 }
 #: Events subscribed to, and the scope each needs (None: no scope, only a bot user).
 EVENT_SCOPES: dict[str, str | None] = {
     "app_mention": "app_mentions:read",
     "message.im": "im:history",
     "app_home_opened": None,
+    "team_join": "users:read",
 }
 #: Web API methods PolicyBot calls, and the scopes each needs.
 METHOD_SCOPES: dict[str, set[str]] = {
     "auth.test": set(),  # Bolt learns the bot's own ids (to ignore itself); no scope
     "chat.postMessage": {"chat:write"},
+    "chat.update": {"chat:write"},
     "views.publish": set(),  # the App Home tab; no scope
+    "views.open": set(),  # the campaign start form and the whole policy; no scope
+    "users.list": {"users:read"},
+    "users.info": {"users:read"},
+    "conversations.open": {"im:write"},
+    "conversations.history": {"im:history"},
+    "conversations.members": {"channels:read", "groups:read"},
 }
 #: Scopes that would be easy to add "just in case" and must stay out.
-NOT_NEEDED = ("users:read", "im:read", "im:write", "channels:history", "chat:write.public")
+NOT_NEEDED = (
+    "users:read.email",
+    "im:read",
+    "channels:history",
+    "groups:history",
+    "chat:write.public",
+    "chat:write.customize",
+)
 
 
 def load() -> dict[str, Any]:

@@ -23,6 +23,7 @@ import asyncio
 import itertools
 import json
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -60,14 +61,18 @@ class ConnectorRequest:
 class FakeBotConnector:
     """A loopback Bot Connector service that records every request. An async context manager.
 
-    ``fail_next(n)`` answers the next ``n`` activity posts with 503, to exercise errors.
+    ``fail_next(n)`` answers the next ``n`` activity posts with 503 (or another ``status``,
+    with ``headers`` such as ``Retry-After``), to exercise errors; ``block(conversation)``
+    answers every send to a conversation with 403, as Teams does when the app was blocked
+    or removed.
     """
 
     def __init__(self) -> None:
         self.requests: list[ConnectorRequest] = []
         self._arrived = asyncio.Condition()
         self._ids = itertools.count(1)
-        self._failures = 0
+        self._failures: deque[tuple[int, dict[str, str]]] = deque()
+        self.blocked: set[str] = set()
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -111,9 +116,15 @@ class FakeBotConnector:
         """The ``serviceUrl`` to put in activities sent to the bot."""
         return f"http://127.0.0.1:{self.port}/"
 
-    def fail_next(self, times: int = 1) -> None:
-        """Answer the next ``times`` activity requests with 503 Service Unavailable."""
-        self._failures += times
+    def fail_next(
+        self, times: int = 1, *, status: int = 503, headers: dict[str, str] | None = None
+    ) -> None:
+        """Answer the next ``times`` activity requests with ``status`` (503 by default)."""
+        self._failures.extend((status, dict(headers or {})) for _ in range(times))
+
+    def block(self, conversation_id: str) -> None:
+        """Refuse every activity in this conversation with 403 (the app was blocked)."""
+        self.blocked.add(conversation_id)
 
     def activities(self) -> list[ConnectorRequest]:
         """Every recorded send or reply (messages the bot posted), in arrival order."""
@@ -146,9 +157,15 @@ class FakeBotConnector:
         )
         body = await _json(request)
         await self._record(request, operation, conversation, activity_id, body)
+        if conversation in self.blocked:
+            return web.json_response(
+                {"error": {"code": "BotDisabledByAdmin", "message": "blocked"}}, status=403
+            )
         if self._failures:
-            self._failures -= 1
-            return web.json_response({"error": {"code": "ServiceError"}}, status=503)
+            status, headers = self._failures.popleft()
+            return web.json_response(
+                {"error": {"code": "ServiceError"}}, status=status, headers=headers
+            )
         if operation == "delete":
             return web.Response(status=200)
         return web.json_response({"id": activity_id if operation == "update" else self._id()})

@@ -11,6 +11,16 @@ on what the bot sent, not just where::
         [post] = await slack.wait_for("chat.postMessage")
         assert post.body["thread_ts"] == "1700000000.000100"
 
+For campaigns it also plays a workspace: a directory of people (``add_users``, ``users.list``,
+``users.info``, ``conversations.members``), direct messages (``conversations.open``, then
+``chat.postMessage``/``chat.update`` kept in each conversation's history, which
+``conversations.history`` returns with message metadata) and Slack's sending limits, all
+off unless a test turns them on: ``limit_per_conversation`` (one message a second in a
+conversation), ``limit_workspace`` (a token bucket over every post) and
+``rate_limit_share`` (answer a share of calls with 429 and ``Retry-After``). ``fail_user``
+makes a person unreachable with a Slack error, and ``posted`` lists the messages that were
+really delivered (429s excluded).
+
 It also plays Slack's Socket Mode endpoint (``apps.connections.open`` hands out a
 ``ws://`` URL on the same server; ``push`` sends an envelope, ``wait_for_ack`` waits for
 the app's acknowledgement). Canned answers (``respond_with``), rate limiting with
@@ -29,9 +39,12 @@ import hashlib
 import hmac
 import itertools
 import json
+import random
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -63,6 +76,40 @@ class RecordedRequest:
     received_at: float = field(default_factory=time.perf_counter)
 
 
+@dataclass(frozen=True)
+class PostedMessage:
+    """A message the fake accepted (chat.postMessage answered ok), as it would appear."""
+
+    channel: str
+    ts: str
+    body: dict[str, Any]
+    received_at: float
+
+    @property
+    def marker(self) -> str | None:
+        """The ``marker`` in the message's metadata payload, if it has one."""
+        metadata = self.body.get("metadata")
+        payload = metadata.get("event_payload") if isinstance(metadata, dict) else None
+        marker = payload.get("marker") if isinstance(payload, dict) else None
+        return marker if isinstance(marker, str) else None
+
+
+@dataclass
+class _Limits:
+    per_conversation: float | None = None
+    workspace_rate: float | None = None
+    workspace_burst: float = 1.0
+    tokens: float = 0.0
+    refilled: float = 0.0
+    share: float = 0.0
+    share_retry_after: int = 1
+    share_methods: tuple[str, ...] = ("chat.postMessage",)
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    last_post: dict[str, float] = field(default_factory=dict)
+    limited: list[tuple[str, str, float]] = field(default_factory=list)  # (method, why, when)
+    delays: dict[str, float] = field(default_factory=dict)
+
+
 @dataclass
 class _Canned:
     status: int
@@ -92,6 +139,15 @@ class FakeSlackAPI:
         self._sockets: list[web.WebSocketResponse] = []
         #: Socket Mode acknowledgements the app sent back (``{"envelope_id": ...}``).
         self.socket_acks: list[dict[str, Any]] = []
+        #: The workspace's people (``users.list`` objects) and channel memberships.
+        self.users: dict[str, dict[str, Any]] = {}
+        self.members: dict[str, list[str]] = {}
+        self.user_errors: dict[str, str] = {}
+        #: Every conversation's messages, oldest first (what conversations.history reads).
+        self.history: dict[str, list[dict[str, Any]]] = {}
+        self.posted: list[PostedMessage] = []
+        self.limits = _Limits()
+        self._last_ts = 0.0
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -169,7 +225,58 @@ class FakeSlackAPI:
         """
         self._drops[method] = self._drops.get(method, 0) + times
 
+    def add_users(self, *users: dict[str, Any]) -> None:
+        """Add people to the directory: ``users.list`` objects (``user(...)`` builds one)."""
+        for one in users:
+            self.users[one["id"]] = one
+
+    def set_members(self, channel: str, user_ids: list[str]) -> None:
+        """Who ``conversations.members`` lists for ``channel``."""
+        self.members[channel] = list(user_ids)
+
+    def fail_user(self, user_id: str, error: str) -> None:
+        """Answer ``conversations.open`` and posts to this person with ``ok: false, error``."""
+        self.user_errors[user_id] = error
+
+    def limit_per_conversation(self, seconds: float = 1.0) -> None:
+        """429 a post that comes within ``seconds`` of the last one in the same conversation."""
+        self.limits.per_conversation = seconds
+
+    def limit_workspace(self, per_second: float, burst: float = 1.0) -> None:
+        """429 posts beyond a token bucket of ``per_second`` (bursts of ``burst``)."""
+        self.limits.workspace_rate = per_second
+        self.limits.workspace_burst = self.limits.tokens = burst
+        self.limits.refilled = time.monotonic()
+
+    def rate_limit_share(
+        self,
+        share: float,
+        *,
+        retry_after: int = 1,
+        methods: tuple[str, ...] = ("chat.postMessage",),
+        seed: int = 0,
+    ) -> None:
+        """Answer about ``share`` of the calls to ``methods`` with 429 and ``Retry-After``."""
+        self.limits.share = share
+        self.limits.share_retry_after = retry_after
+        self.limits.share_methods = methods
+        self.limits.rng = random.Random(seed)
+
+    def slow_down(self, method: str, seconds: float) -> None:
+        """Take ``seconds`` over each call to ``method``, between receiving and answering it
+        (a crash test's window: the call is recorded and acted on even if the caller dies)."""
+        self.limits.delays[method] = seconds
+
+    @property
+    def rate_limited(self) -> list[tuple[str, str, float]]:
+        """Every call the fake answered 429 by its own limits: ``(method, why, perf_counter)``."""
+        return list(self.limits.limited)
+
     # -- what tests read ------------------------------------------------------------------
+
+    def posted_to(self, user_id: str) -> list[PostedMessage]:
+        """Messages delivered to ``user_id``'s direct message conversation."""
+        return [m for m in self.posted if m.channel == dm_channel(user_id)]
 
     def calls(self, method: str) -> list[RecordedRequest]:
         """Every recorded request to ``method`` (``"chat.postMessage"``, ``"respond/r1"``)."""
@@ -255,7 +362,114 @@ class FakeSlackAPI:
         if canned:
             answer = canned.popleft()
             return web.json_response(answer.body, status=answer.status, headers=answer.headers)
+        if method in self.limits.delays:
+            await asyncio.sleep(self.limits.delays[method])
+        limited = self._limit(method, body)
+        if limited is not None:
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(limited)},
+            )
         return web.json_response(self._default(method, body))
+
+    def _limit(self, method: str, body: dict[str, Any]) -> int | None:
+        """Seconds to tell the caller to wait, or None to answer normally."""
+        limits, now = self.limits, time.monotonic()
+        shared = method in limits.share_methods and limits.share
+        if shared and limits.rng.random() < limits.share:
+            limits.limited.append((method, "share", time.perf_counter()))
+            return limits.share_retry_after
+        if method != "chat.postMessage":
+            return None
+        channel = self._channel_of(str(body.get("channel", "")))
+        if limits.per_conversation is not None:
+            last = limits.last_post.get(channel)
+            if last is not None and now - last < limits.per_conversation:
+                limits.limited.append((method, "conversation", time.perf_counter()))
+                return max(1, int(limits.per_conversation))
+        if limits.workspace_rate is not None:
+            elapsed = now - limits.refilled
+            limits.tokens = min(
+                limits.workspace_burst, limits.tokens + elapsed * limits.workspace_rate
+            )
+            limits.refilled = now
+            if limits.tokens < 1:
+                limits.limited.append((method, "workspace", time.perf_counter()))
+                return max(1, int((1 - limits.tokens) / limits.workspace_rate + 0.999))
+            limits.tokens -= 1
+        limits.last_post[channel] = now
+        return None
+
+    def _channel_of(self, channel: str) -> str:
+        # Posting to a user id posts in that person's DM with the app.
+        return dm_channel(channel) if channel.startswith(("U", "W")) else channel
+
+    def _next_ts(self) -> str:
+        # Real time, strictly increasing: conversations.history filters by it.
+        self._last_ts = max(time.time(), self._last_ts + 0.000001)
+        return f"{self._last_ts:.6f}"
+
+    def _workspace_api(self, method: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        if method == "users.list":
+            ids = sorted(self.users)
+            return self._page(body, [self.users[i] for i in ids], "members")
+        if method == "users.info":
+            found = self.users.get(str(body.get("user", "")))
+            return {"ok": True, "user": found} if found else _error("user_not_found")
+        if method == "conversations.members":
+            channel = str(body.get("channel", ""))
+            if channel not in self.members:
+                return _error("channel_not_found")
+            return self._page(body, self.members[channel], "members")
+        if method == "conversations.open":
+            user = str(body.get("users", ""))
+            if user in self.user_errors:
+                return _error(self.user_errors[user])
+            if user not in self.users:
+                return _error("user_not_found")
+            return {"ok": True, "channel": {"id": dm_channel(user)}}
+        if method == "conversations.history":
+            return self._history(body)
+        return None
+
+    def _page(self, body: dict[str, Any], items: list[Any], key: str) -> dict[str, Any]:
+        limit = int(body.get("limit") or 100)
+        start = int(body.get("cursor") or 0)
+        page = items[start : start + limit]
+        following = str(start + limit) if start + limit < len(items) else ""
+        return {"ok": True, key: page, "response_metadata": {"next_cursor": following}}
+
+    def _history(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel = str(body.get("channel", ""))
+        oldest = float(body.get("oldest") or 0)
+        include = str(body.get("include_all_metadata", "")).lower() in ("1", "true")
+        found = []
+        for message in reversed(self.history.get(channel, [])):
+            if float(message["ts"]) > oldest:
+                shown = {k: v for k, v in message.items() if include or k != "metadata"}
+                found.append(shown)
+        limit = int(body.get("limit") or 100)
+        return {"ok": True, "messages": found[:limit], "has_more": len(found) > limit}
+
+    def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel_of(str(body.get("channel", "")))
+        owner = channel[1:] if channel.startswith("D") else None
+        if owner is not None and owner in self.user_errors:
+            return _error(self.user_errors[owner])
+        ts = self._next_ts()
+        message = {"type": "message", "ts": ts, "bot_id": self.bot_id, "user": self.bot_user_id}
+        message.update({k: body[k] for k in ("text", "blocks", "metadata") if k in body})
+        self.history.setdefault(channel, []).append(message)
+        self.posted.append(PostedMessage(channel, ts, body, time.perf_counter()))
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _update(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(body.get("channel", "")), str(body.get("ts", ""))
+        for message in self.history.get(channel, []):
+            if message["ts"] == ts:
+                message.update({k: body[k] for k in ("text", "blocks") if k in body})
+        return {"ok": True, "channel": channel, "ts": ts, "text": body.get("text", "")}
 
     async def _respond(self, request: web.Request) -> web.StreamResponse:
         body = await _parse(request)
@@ -288,7 +502,17 @@ class FakeSlackAPI:
                 "bot_id": self.bot_id,
                 "is_enterprise_install": False,
             }
-        if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
+        handled = self._workspace_api(method, body)
+        if handled is not None:
+            return handled
+        if method == "chat.postMessage":
+            return self._post(body)
+        if method == "chat.update":
+            return self._update(body)
+        if method == "views.open":
+            view = body.get("view")
+            return {"ok": True, "view": json.loads(view) if isinstance(view, str) else view}
+        if method == "chat.postEphemeral":
             ts = f"1700000000.{next(self._ts):06d}"
             return {"ok": True, "channel": body.get("channel"), "ts": ts, "message": body}
         if method == "apps.connections.open":
@@ -299,6 +523,68 @@ class FakeSlackAPI:
                 view = json.loads(view)
             return {"ok": True, "view": view}
         return {"ok": True}
+
+
+def _error(error: str) -> dict[str, Any]:
+    return {"ok": False, "error": error}
+
+
+def dm_channel(user_id: str) -> str:
+    """The id of the fake's direct message conversation with ``user_id``."""
+    return f"D{user_id}"
+
+
+def user(
+    user_id: str,
+    name: str | None = None,
+    *,
+    team_id: str = TEAM_ID,
+    **flags: Any,
+) -> dict[str, Any]:
+    """A ``users.list`` member: ``flags`` such as ``is_bot``, ``deleted``, ``is_restricted``,
+    ``is_admin`` or ``is_owner``."""
+    shown = name or f"Staff {user_id}"
+    return {
+        "id": user_id,
+        "team_id": team_id,
+        "name": shown.lower().replace(" ", "."),
+        "real_name": shown,
+        "deleted": False,
+        "is_bot": False,
+        "is_app_user": False,
+        "is_restricted": False,
+        "is_ultra_restricted": False,
+        "is_admin": False,
+        "is_owner": False,
+        "profile": {"display_name": shown, "real_name": shown},
+        **flags,
+    }
+
+
+@contextmanager
+def running_in_thread(**options: Any) -> Iterator[FakeSlackAPI]:
+    """A ``FakeSlackAPI`` served from its own event loop in a thread, for synchronous code
+    (the campaign worker's ``WebClient``, a subprocess) to call while the test thread reads
+    what arrived."""
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    fake = FakeSlackAPI(**options)
+
+    async def make() -> None:
+        fake._arrived = asyncio.Condition()
+        await fake.start()
+
+    asyncio.run_coroutine_threadsafe(make(), loop).result(10)
+    try:
+        yield fake
+    finally:
+        asyncio.run_coroutine_threadsafe(fake.close(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
 
 
 async def _parse(request: web.Request) -> dict[str, Any]:

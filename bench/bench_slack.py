@@ -35,12 +35,10 @@ import contextlib
 import itertools
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector
@@ -48,9 +46,8 @@ from aiohttp import ClientSession, ClientTimeout, TCPConnector
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.errors import KnowledgeError  # noqa: E402
-from bot.knowledge import Clause, Obligation, Policy, save_policy, sha256_text  # noqa: E402
-from bot.service import EXAMPLES, Library, bundled_knowledge_dir  # noqa: E402
+from bench.loadgen import Level, free_port, percentile  # noqa: E402
+from bot.service import EXAMPLES, bundled_knowledge_dir  # noqa: E402
 from tests.fakes.slack_api import (  # noqa: E402
     BOT_USER_ID,
     SIGNING_SECRET,
@@ -104,74 +101,6 @@ web.run_app(app.web_app(path="/slack/events", port={port}), port={port}, access_
 BARE_NAME = "bare Bolt"
 POLICYBOT_NAME = "policybot serve"
 SERVERS = ((BARE_NAME, BARE_BOLT), (POLICYBOT_NAME, POLICYBOT))
-
-
-@dataclass
-class Level:
-    """What one level of concurrency measured."""
-
-    senders: int
-    seconds: float = 0.0
-    responses: list[float] = field(default_factory=list)
-    errors: int = 0
-    sent_at: dict[str, float] = field(default_factory=dict)
-    delivered: list[float] = field(default_factory=list)
-    missing: int = 0
-
-    @property
-    def rps(self) -> float:
-        return len(self.responses) / self.seconds if self.seconds else 0.0
-
-
-def percentile(values: list[float], share: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-def fallback_knowledge(folder: Path) -> Path:
-    """A small policy, for when the bundled knowledge does not load."""
-    clauses = tuple(
-        Clause(
-            id=f"clause-{n}",
-            section=(f"Section {n % 7}",),
-            obligation=Obligation.REQUIRED,
-            text=f"Staff must follow rule {n} about {topic}.",
-        )
-        for n, topic in enumerate(
-            [
-                "social media",
-                "email",
-                "passwords",
-                "photographs",
-                "mobile phones",
-                "online shopping",
-                "personal devices",
-                "data protection",
-            ]
-            * 10
-        )
-    )
-    policy = Policy(
-        id="bench",
-        title="Bench Policy",
-        version="1",
-        contact="the office",
-        source="bench.txt",
-        content_hash=sha256_text("bench"),
-        clauses=clauses,
-    )
-    save_policy(policy, folder / "knowledge" / "bench")
-    (folder / "knowledge" / "lexicon.yaml").write_text("groups: []\n")
-    return folder / "knowledge"
 
 
 def start(code: str, port: int, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
@@ -306,12 +235,7 @@ async def bench(
     results: dict[str, list[Level]] = {name: [] for name, _ in servers}
     with tempfile.TemporaryDirectory(prefix="policybot-bench-") as tmp:
         folder = Path(tmp)
-        try:
-            Library.load(bundled_knowledge_dir())
-            knowledge = bundled_knowledge_dir()
-        except KnowledgeError as exc:
-            print(f"(bundled knowledge did not load ({type(exc).__name__}); using a generated one)")
-            knowledge = fallback_knowledge(folder)
+        knowledge = bundled_knowledge_dir()
         async with FakeSlackAPI() as slack:
             env = {
                 **os.environ,
@@ -379,7 +303,7 @@ def report(results: dict[str, list[Level]]) -> None:
                 else ("-", "-")
             )
             print(
-                f"{name:<16} {level.senders:>7} {level.rps:>7.0f} "
+                f"{name:<16} {level.clients:>7} {level.rps:>7.0f} "
                 f"{percentile(level.responses, 0.5) * 1000:>7.1f} "
                 f"{percentile(level.responses, 0.99) * 1000:>7.1f} {level.errors:>6} "
                 f"{answered:>10} {answer_p50:>14} {answer_p99:>14}"
@@ -388,7 +312,7 @@ def report(results: dict[str, list[Level]]) -> None:
     if ours and bare:
         for mine, ceiling in zip(ours, bare, strict=True):
             share = mine.rps / ceiling.rps if ceiling.rps else float("nan")
-            print(f"  {mine.senders:>3} senders: PolicyBot's req/s is {share:.0%} of bare Bolt's")
+            print(f"  {mine.clients:>3} senders: PolicyBot's req/s is {share:.0%} of bare Bolt's")
 
 
 def main() -> None:

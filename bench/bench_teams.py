@@ -27,12 +27,10 @@ import argparse
 import asyncio
 import itertools
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector
@@ -40,9 +38,8 @@ from aiohttp import ClientSession, ClientTimeout, TCPConnector
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.errors import KnowledgeError  # noqa: E402
-from bot.knowledge import save_policy  # noqa: E402
-from bot.service import EXAMPLES, Library, bundled_knowledge_dir  # noqa: E402
+from bench.loadgen import Level, free_port, percentile  # noqa: E402
+from bot.service import EXAMPLES, bundled_knowledge_dir  # noqa: E402
 from tests.fakes.bot_connector import FakeBotConnector, teams_activity  # noqa: E402
 
 QUESTIONS = (
@@ -89,51 +86,6 @@ web.run_app(app, host="127.0.0.1", port={port}, access_log=None, print=None)
 )
 
 SERVERS = (("fixed text", FIXED_TEXT), ("PolicyBot", POLICYBOT))
-
-
-@dataclass
-class Level:
-    """What one level of concurrency measured."""
-
-    conversations: int
-    seconds: float = 0.0
-    responses: list[float] = field(default_factory=list)
-    errors: int = 0
-    sent_at: dict[str, float] = field(default_factory=dict)
-    delivered: list[float] = field(default_factory=list)
-    missing: int = 0
-
-    @property
-    def rps(self) -> float:
-        return len(self.responses) / self.seconds if self.seconds else 0.0
-
-
-def percentile(values: list[float], share: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-def knowledge_dir(folder: Path) -> Path:
-    """The bundled knowledge, or (if it does not load) the Teams tests' small policy."""
-    try:
-        Library.load(bundled_knowledge_dir())
-        return bundled_knowledge_dir()
-    except KnowledgeError as exc:
-        from tests.adapters.test_teams import small_policy
-
-        print(f"(bundled knowledge did not load: {exc}; using the Teams tests' policy)")
-        save_policy(small_policy(), folder / "knowledge" / "staff-aup")
-        (folder / "knowledge" / "lexicon.yaml").write_text("groups: []\n")
-        return folder / "knowledge"
 
 
 def start(code: str, port: int, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
@@ -246,7 +198,7 @@ async def bench(
         env.update(
             PYTHONPATH=str(ROOT),
             POLICYBOT_DATA_DIR=str(folder),
-            POLICYBOT_KNOWLEDGE_DIR=str(knowledge_dir(folder)),
+            POLICYBOT_KNOWLEDGE_DIR=str(bundled_knowledge_dir()),
             POLICYBOT_ENV="development",
             POLICYBOT_SECRET_KEY="bench-key",
         )
@@ -283,7 +235,7 @@ def report(results: dict[str, list[Level]]) -> None:
             replied = f"{len(level.delivered)}/{len(level.sent_at)}"
             p99_reply = percentile(level.delivered, 0.99) * 1000
             print(
-                f"{name:<11} {level.conversations:>5} {level.rps:>7.0f} "
+                f"{name:<11} {level.clients:>5} {level.rps:>7.0f} "
                 f"{percentile(level.responses, 0.5) * 1000:>7.1f} "
                 f"{percentile(level.responses, 0.99) * 1000:>7.1f} {level.errors:>6} "
                 f"{replied:>11} {p99_reply:>12.1f}"
@@ -293,7 +245,7 @@ def report(results: dict[str, list[Level]]) -> None:
             share = ours.rps / fixed.rps if fixed.rps else float("nan")
             p99 = percentile(ours.delivered, 0.99) * 1000
             print(
-                f"  {ours.conversations:>3} conversations: PolicyBot reaches {share:.0%} of the "
+                f"  {ours.clients:>3} conversations: PolicyBot reaches {share:.0%} of the "
                 f"fixed-text bot's req/s; p99 until the reply reaches the connector {p99:.0f} ms"
             )
 

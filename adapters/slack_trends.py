@@ -16,16 +16,12 @@ from adapters import slack_blocks as kit
 from adapters.slack import Acked, Delivery
 from bot.config import Settings
 from bot.errors import PolicyBotError
-from bot.links import hr_link, is_hr
+from bot.links import NO_LINK, NOT_HR, is_hr, report_link
 from bot.service import PolicyBot
 from bot.storage import Store
-from bot.trends import build_trends, trends_summary
+from bot.trends import UNAVAILABLE, build_trends, trends_summary
 
 log = logging.getLogger(__name__)
-
-NOT_HR = "Question trends are for the people HR has listed (POLICYBOT_HR). Ask HR if you need them."
-NO_LINK = "The full report link needs POLICYBOT_PUBLIC_URL and POLICYBOT_SECRET_KEY to be set."
-UNAVAILABLE = "The trends cannot be read right now; please try again in a few minutes."
 
 
 class SlackTrendsListeners:
@@ -55,18 +51,10 @@ class SlackTrendsListeners:
             await d.respond(**kit.notice(UNAVAILABLE), response_type="ephemeral")
             return True
         await d.respond(**kit.notice(trends_summary(trends)), response_type="ephemeral")
-        link = self._link()
+        link = report_link(self.settings)
         note = f"HR trends report (valid for 15 minutes): {link}" if link else NO_LINK
         await d.client.chat_postMessage(channel=user, text=note)
         return True
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Nothing runs in the background here."""
-
-    def _link(self) -> str | None:
-        if self.settings.public_url is None:
-            return None
-        try:
-            return hr_link(self.settings, self.settings.public_url)
-        except PolicyBotError:
-            return None

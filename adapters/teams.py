@@ -61,6 +61,7 @@ from adapters.teams_package import (
     check_teams_settings,
     teams_configured,
 )
+from adapters.teams_trends import TeamsTrends
 from bot.admins import Admins
 from bot.campaigns import Campaigns
 from bot.chat import Incoming
@@ -128,7 +129,8 @@ def mount_teams(
             MESSAGES_PATH,
         )
     adapter = build_adapter(settings, cloud=cloud, credentials=credentials)
-    teams_bot = TeamsBot(bot, store, campaigns=campaigns, admins=admins)
+    trends = TeamsTrends(bot, store, settings) if store is not None else None
+    teams_bot = TeamsBot(bot, store, campaigns=campaigns, admins=admins, trends=trends)
     app.router.add_post(MESSAGES_PATH, messages_route(adapter, teams_bot))
 
 
@@ -263,9 +265,11 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
         *,
         campaigns: Campaigns | None = None,
         admins: Admins | None = None,
+        trends: TeamsTrends | None = None,
     ) -> None:
         self.bot = bot
         self.store = store
+        self.trends = trends
         self.references = conversations.References(store.db) if store is not None else None
         self.campaigns = (
             TeamsCampaigns(campaigns, admins or Admins(()), bot.policies)
@@ -335,6 +339,11 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
             campaign = self.campaigns.handle(_turn(activity))
             if campaign is not None:
                 return _Answer(campaign.card, replace=campaign.replace)
+        if self.trends is not None:
+            personal = activity.conversation.conversation_type in (None, "personal")
+            report = self.trends.handle(_turn(activity), personal=personal)
+            if report is not None:
+                return _Answer(report)
         action = cards.parse_action(activity.value)
         if isinstance(action, cards.Feedback):
             return _Answer(self._feedback(action))

@@ -136,3 +136,17 @@ def _mac(key: bytes, purpose: str, expires: int) -> str:
 def _moment(now: datetime | None) -> datetime:
     moment = now or datetime.now(UTC)
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+NOT_HR = "Question trends are for the people HR has listed (POLICYBOT_HR). Ask HR if you need them."
+NO_LINK = "The full report link needs POLICYBOT_PUBLIC_URL and POLICYBOT_SECRET_KEY to be set."
+
+
+def report_link(settings: Settings) -> str | None:
+    """A fresh signed link to the HR report, or None when the settings cannot make one."""
+    if settings.public_url is None:
+        return None
+    try:
+        return hr_link(settings, settings.public_url)
+    except ConfigError:
+        return None

@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 MIN_ASKERS = 5
 THEME_MIN_ASKERS = 10
 DEFAULT_WEEKS = 12
+#: Said in chat when the figures cannot be read (the database is down).
+UNAVAILABLE = "The trends cannot be read right now; please try again in a few minutes."
 MAX_THEMES = 8
 UNKNOWN_SECTION = "(not in the loaded policies)"
 FEEDBACK_COLUMNS = ("helpful", "not_helpful")

@@ -29,6 +29,7 @@ from adapters.teams import (
     check_teams_settings,
     mount_teams,
 )
+from adapters.teams_trends import TeamsTrends
 from bot.config import Settings
 from bot.errors import ConfigError, StorageError
 from bot.knowledge import Clause, Policy
@@ -117,8 +118,10 @@ def template(conversation_type: str = "personal", conversation_id: str = "a:chat
 class Chat:
     """A conversation with PolicyBot through TestAdapter: ``say`` returns the cards sent back."""
 
-    def __init__(self, bot: PolicyBot, store: Store | None, **where: Any) -> None:
-        self.teams_bot = TeamsBot(bot, store)
+    def __init__(
+        self, bot: PolicyBot, store: Store | None, trends: TeamsTrends | None = None, **where: Any
+    ) -> None:
+        self.teams_bot = TeamsBot(bot, store, trends=trends)
         self.adapter = TestAdapter(self.teams_bot.on_turn, template(**where))
 
     def send(self, activity: Activity | str) -> list[dict[str, Any]]:
@@ -297,6 +300,32 @@ def test_conversation_references_are_stored_and_refreshed(bot: PolicyBot) -> Non
     assert refreshed.reference["serviceUrl"] == "https://smba.trafficmanager.net/amer/"
     assert refreshed.updated_at >= saved.updated_at
     assert conversations.references(bot.store.db, "teams", "another-tenant") == []
+
+
+def test_trends_is_for_hr_only_and_only_in_a_personal_chat(
+    bot: PolicyBot, store: Store, tmp_path: Path
+) -> None:
+    settings = Settings(
+        POLICYBOT_DATA_DIR=tmp_path,
+        POLICYBOT_HR="teams:aad-user-1",
+        POLICYBOT_SECRET_KEY="k",
+        POLICYBOT_PUBLIC_URL="https://bot.example",
+    )
+    [report] = Chat(bot, store, TeamsTrends(bot, store, settings)).say("trends")
+    assert "https://bot.example/hr?token=" in shown(report)
+    hr_in_a_channel = Chat(
+        bot,
+        store,
+        TeamsTrends(bot, store, settings),
+        conversation_type="channel",
+        conversation_id="19:channel",
+    )
+    [channel] = hr_in_a_channel.say("trends")
+    assert "personal chat" in shown(channel) and "token=" not in shown(channel)
+    staff = Settings(POLICYBOT_DATA_DIR=tmp_path, POLICYBOT_HR="teams:someone-else")
+    staff_chat = Chat(bot, store, TeamsTrends(bot, store, staff), conversation_id="a:chat-2")
+    [refusal] = staff_chat.say("trends")
+    assert "for the people HR has listed" in shown(refusal)
 
 
 def test_works_without_a_database(library: Library) -> None:

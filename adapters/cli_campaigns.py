@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from adapters.logs import configure_logging
 from bot.config import Settings
 from bot.errors import PolicyBotError
 
@@ -233,7 +234,7 @@ def worker(
     knowledge: KnowledgeOption = None,
 ) -> None:
     """Send campaign prompts, reminders and digests (the Procfile's `worker:` process)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     with _campaigns(knowledge) as ctx:
         try:
             running = build_worker(

@@ -28,6 +28,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.hr_web import mount_hr
+from adapters.logs import configure_logging
 from adapters.slack import AcknowledgementLines, SlackListeners
 from adapters.slack_campaigns import SlackCampaignListeners
 from adapters.slack_messenger import SlackDirectory
@@ -188,7 +189,7 @@ def serve(
     Mode with ``SLACK_APP_TOKEN`` instead of receiving HTTP requests.
     """
     check_platforms(settings, dev=dev, socket_mode=socket_mode)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     store = Store.from_settings(settings)
     try:
         store.upgrade()  # idempotent; lets a fresh install (or a dev laptop) start in one step

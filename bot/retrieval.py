@@ -11,9 +11,10 @@ floors the idf of common terms on a small corpus, so matching clauses can score 
 rank_bm25 supplies the corpus statistics (idf, document lengths); scoring adds each query
 term's precomputed postings into an array, so the per-term work is in proportion to the
 clauses that share the term, with only vector-speed passes over the whole corpus (about
-1 ms a question at 100,000 clauses, against 55 ms for ``get_scores``). BM25Plus adds the same ``idf * delta`` to every clause for
-each query term whether it matches or not; leaving that constant out changes no ranking
-(``tests/bot/test_retrieval.py`` checks the order against ``get_scores``).
+1 ms a question at 100,000 clauses, against 55 ms for ``get_scores``). BM25Plus adds the
+same ``idf * delta`` to every clause for each query term whether it matches or not;
+leaving that constant out changes no ranking (``tests/bot/test_retrieval.py`` checks the
+order against ``get_scores``).
 """
 
 from __future__ import annotations

@@ -7,9 +7,12 @@ The storage fixtures (``backend``: SQLite, and PostgreSQL when
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+
+import pytest
 
 from bot.audience import Member
 from bot.campaigns import Campaigns, StartRequest
@@ -17,6 +20,8 @@ from bot.knowledge import Clause, Obligation, Policy, sha256_text
 from bot.messenger import Accepted, Address, Message, Outcome, SendResult
 from bot.storage import Store
 from bot.storage.campaigns import CampaignRecord
+from tests.bot.storage import conftest as storage_fixtures
+from tests.bot.storage.conftest import Backend
 
 START = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
 DUE = date(2026, 9, 30)
@@ -169,3 +174,28 @@ def outcome(kind: Outcome, reason: str = "test", retry_after: float | None = Non
 def campaigns_for(store: Store, clock: Clock, *policies: Policy) -> Campaigns:
     """``Campaigns`` on ``store`` with the test policy (or the given ones) and the clock."""
     return Campaigns(store, policies or (policy(),), clock=clock)
+
+
+# Fixtures shared by the campaign tests, on the storage tests' backends (SQLite always,
+# PostgreSQL when configured). Test modules bind them by name: ``store = fixtures.store``.
+backend = storage_fixtures.backend
+postgres_admin = storage_fixtures.postgres_admin
+sqlite_backend = storage_fixtures.sqlite_backend
+
+
+@pytest.fixture
+def store(backend: Backend) -> Iterator[Store]:
+    opened = backend.open_store()
+    opened.upgrade()
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def campaigns(store: Store, clock: Clock) -> Campaigns:
+    return campaigns_for(store, clock)

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import pytest
 
 from adapters.slack_messenger import SlackDirectory, SlackMessenger, web_client
 from bot.admins import Admins
@@ -26,41 +23,25 @@ from bot.storage import Store
 from bot.storage import campaign_jobs as jobs
 from bot.storage import campaign_recipients as enrolled
 from tests.adapters.test_slack_manifest import METHOD_SCOPES, manifest_scopes
+from tests.bot import campaign_fixtures as fixtures
 from tests.bot.campaign_fixtures import (
     Clock,
     RecordingMessenger,
-    campaigns_for,
     outcome,
     people,
     start,
 )
-from tests.bot.storage import conftest as storage_fixtures
 from tests.bot.storage.conftest import Backend, make_settings
 from tests.fakes.slack_api import FakeSlackAPI, dm_channel, running_in_thread, user
 
 LEASE = timedelta(seconds=60)
 
-# The storage tests' fixtures: SQLite always, PostgreSQL when configured.
-backend = storage_fixtures.backend
-postgres_admin = storage_fixtures.postgres_admin
-
-
-@pytest.fixture
-def store(backend: Backend) -> Iterator[Store]:
-    opened = backend.open_store()
-    opened.upgrade()
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def campaigns(store: Store, clock: Clock) -> Campaigns:
-    return campaigns_for(store, clock)
+# Shared fixtures (tests/bot/campaign_fixtures.py), bound by name for pytest.
+backend = fixtures.backend
+postgres_admin = fixtures.postgres_admin
+store = fixtures.store
+clock = fixtures.clock
+campaigns = fixtures.campaigns
 
 
 def worker_for(

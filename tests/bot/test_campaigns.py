@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import re
 import sqlite3
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -22,32 +21,17 @@ from bot.campaigns import Campaigns, Click, StartRequest
 from bot.errors import CampaignError, PolicyBotError, StorageUnavailable
 from bot.knowledge import sha256_text
 from bot.storage import Store
+from tests.bot import campaign_fixtures as fixtures
 from tests.bot.campaign_fixtures import DUE, Clock, campaigns_for, people, policy, start
-from tests.bot.storage import conftest as storage_fixtures
 from tests.bot.storage.conftest import Backend
 
-# The storage tests' fixtures: SQLite always, PostgreSQL when configured.
-backend = storage_fixtures.backend
-postgres_admin = storage_fixtures.postgres_admin
-sqlite_backend = storage_fixtures.sqlite_backend
-
-
-@pytest.fixture
-def store(backend: Backend) -> Iterator[Store]:
-    opened = backend.open_store()
-    opened.upgrade()
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def campaigns(store: Store, clock: Clock) -> Campaigns:
-    return campaigns_for(store, clock)
+# Shared fixtures (tests/bot/campaign_fixtures.py), bound by name for pytest.
+backend = fixtures.backend
+postgres_admin = fixtures.postgres_admin
+sqlite_backend = fixtures.sqlite_backend
+store = fixtures.store
+clock = fixtures.clock
+campaigns = fixtures.campaigns
 
 
 def click(campaign_id: str, user: str = "U0000", event: str = "trigger-1") -> Click:

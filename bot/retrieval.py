@@ -90,7 +90,6 @@ class ClauseIndex:
     """
 
     def __init__(self, policies: Sequence[Policy], analyzer: Analyzer) -> None:
-        self.analyzer = analyzer
         self.entries: list[tuple[Policy, Clause]] = [(p, c) for p in policies for c in p.clauses]
         texts = {
             "text": [c.text for _, c in self.entries],
@@ -115,7 +114,6 @@ class ClauseIndex:
                 df[term] = df.get(term, 0) + 1
         n = len(self.entries)
         self._info = {term: math.log((n + 1) / count) for term, count in df.items()}
-        self._terms = frozenset(df)
         self._max_info = math.log(n + 1)
 
     def __len__(self) -> int:
@@ -139,7 +137,7 @@ class ClauseIndex:
         for concept in query.concepts:
             best: npt.NDArray[np.float64] | None = None
             for stems, weight in concept.alternatives():
-                if not any(t in self._terms for t in stems):
+                if not any(t in self._info for t in stems):
                     continue
                 scored = self.term_scores(dict.fromkeys(stems, weight))
                 best = scored if best is None else np.maximum(best, scored)
@@ -157,10 +155,13 @@ class ClauseIndex:
         if not query.concepts or not self.entries:
             return []
         total = self.scores(query)
+        weighed = self._weighed(query)
         pool = min(RERANK_POOL, len(total))
         top = np.argpartition(-total, pool - 1)[:pool]
         hits = [
-            Hit(i, float(total[i]), self.coverage(query, i)) for i in top.tolist() if total[i] > 0
+            Hit(i, float(total[i]), self._coverage(weighed, i))
+            for i in top.tolist()
+            if total[i] > 0
         ]
         hits.sort(key=lambda h: (-h.score * (COVERAGE_FLOOR + h.coverage) ** 2, h.entry))
         return hits[:k]
@@ -189,12 +190,16 @@ class ClauseIndex:
         curated alternate questions, or only a broader meaning match (the ``*_MATCH``
         weights).
         """
+        return self._coverage(self._weighed(query), entry)
+
+    def _weighed(self, query: Query) -> list[tuple[Concept, float]]:
+        # A concept's information depends on the question only: weigh it once, not per clause.
+        return [(concept, self.information(concept)) for concept in query.topical]
+
+    def _coverage(self, weighed: list[tuple[Concept, float]], entry: int) -> float:
         core, terms = self._core_terms[entry], self.doc_terms[entry]
-        total = matched = 0.0
-        for concept in query.topical:
-            weight = self.information(concept)
-            total += weight
-            matched += weight * self._credit(concept, core, terms)
+        total = sum(weight for _, weight in weighed)
+        matched = sum(weight * self._credit(c, core, terms) for c, weight in weighed)
         return matched / total if total else 0.0
 
     def _credit(self, concept: Concept, core: frozenset[str], terms: frozenset[str]) -> float:

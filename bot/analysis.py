@@ -191,11 +191,9 @@ class Analyzer:
         corpus_words: set[str] = set()
         for text in corpus:
             corpus_words.update(words(text))
-        self.vocabulary: frozenset[str] = frozenset(
-            self.stem(w) for w in corpus_words if w not in STOP_WORDS
-        )
+        vocabulary = {self.stem(w) for w in corpus_words if w not in STOP_WORDS}
         self._known = frozenset(corpus_words | lexicon_words | STOP_WORDS)
-        self._known_stems = self.vocabulary | {self.stem(w) for w in lexicon_words}
+        self._known_stems = frozenset(vocabulary | {self.stem(w) for w in lexicon_words})
         # Typo correction targets: real words of the corpus and lexicon, long enough that
         # one slip of the finger does not turn one word into another.
         self._spellings: dict[int, list[str]] = {}

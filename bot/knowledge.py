@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -201,10 +200,3 @@ def _describe(path: Path, exc: ValidationError) -> str:
     where = ".".join(str(part) for part in error["loc"]) or "(top level)"
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"{path}: field {where}: {error['msg']}{more}."
-
-
-def iter_clauses(policies: Iterable[Policy]) -> Iterable[tuple[Policy, Clause]]:
-    """Every (policy, clause) pair, in order."""
-    for policy in policies:
-        for clause in policy.clauses:
-            yield policy, clause

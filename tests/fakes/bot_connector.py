@@ -88,10 +88,7 @@ class FakeBotConnector:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        if server is None or not getattr(server, "sockets", None):
-            raise RuntimeError("the fake Bot Connector did not bind a socket")
-        self.port = server.sockets[0].getsockname()[1]
+        self.port = int(self._runner.addresses[0][1])
 
     async def close(self) -> None:
         """Stop the server."""

@@ -1,11 +1,18 @@
 """The lexicon: how staff talk, mapped to how policies are written.
 
-``knowledge/lexicon.yaml`` holds groups of two kinds::
+``knowledge/lexicon.yaml`` holds groups of three kinds::
 
     groups:
-      - synonyms: [pupil, student, kid, child, learner]     # each means the others
+      - synonyms: [pupil, student, learner]                 # each means the others
       - words: [facebook, instagram, insta, tiktok]         # each of these ...
-        means: [social media, social networking]            # ... also means these
+        means: [social media, social networking]            # ... also means these, more broadly
+      - words: [porn, porno, xxx]                           # each of these ...
+        equals: [pornography, pornographic]                 # ... says exactly this, less formally
+
+``means`` is a broader meaning (a brand's category, a specific thing's kind): a clause that
+only matches it covers the question in part. ``equals`` is the same meaning in other words,
+one way only (slang, abbreviations, inflections, misspellings): it counts as a synonym,
+while "pornography" does not come to mean "xxx".
 
 A question's words are expanded through the lexicon, weighted below the words actually
 typed, so "can I add a year 9 on insta" can find a clause about "social media" and
@@ -32,25 +39,27 @@ def _clean_terms(terms: tuple[str, ...]) -> tuple[str, ...]:
 
 
 class LexiconGroup(BaseModel):
-    """One group: ``synonyms`` (symmetric) or ``words`` that also mean ``means``."""
+    """One group: ``synonyms`` (symmetric), or ``words`` that also mean ``means`` (broader)
+    and/or ``equals`` (the same, said formally)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     synonyms: tuple[str, ...] = ()
     words: tuple[str, ...] = ()
     means: tuple[str, ...] = ()
+    equals: tuple[str, ...] = ()
 
-    @field_validator("synonyms", "words", "means")
+    @field_validator("synonyms", "words", "means", "equals")
     @classmethod
     def _clean(cls, terms: tuple[str, ...]) -> tuple[str, ...]:
         return _clean_terms(terms)
 
     @model_validator(mode="after")
     def _one_kind(self) -> LexiconGroup:
-        if self.synonyms and (self.words or self.means):
+        if self.synonyms and (self.words or self.means or self.equals):
             raise ValueError("a group has either synonyms, or words and means, not both")
-        if not self.synonyms and not (self.words and self.means):
-            raise ValueError("a group needs synonyms (two or more), or both words and means")
+        if not self.synonyms and not (self.words and (self.means or self.equals)):
+            raise ValueError("a group needs synonyms (two or more), or words with means or equals")
         if self.synonyms and len(set(self.synonyms)) < 2:
             raise ValueError("synonyms need at least two different terms")
         return self
@@ -65,6 +74,9 @@ class LexiconGroup(BaseModel):
             for meaning in self.means:
                 if meaning != word:
                     yield word, meaning, False
+            for meaning in self.equals:
+                if meaning != word:
+                    yield word, meaning, True
 
 
 class Lexicon(BaseModel):
@@ -89,7 +101,7 @@ class Lexicon(BaseModel):
         """Every term that appears anywhere in the lexicon."""
         found: set[str] = set()
         for group in self.groups:
-            found.update(group.synonyms, group.words, group.means)
+            found.update(group.synonyms, group.words, group.means, group.equals)
         return found
 
 

@@ -32,7 +32,7 @@ def lookup_key(term: str) -> tuple[str, ...]:
 
 
 def group_lists(group: LexiconGroup) -> list[tuple[str, ...]]:
-    return [group.synonyms] if group.synonyms else [group.words, group.means]
+    return [group.synonyms] if group.synonyms else [group.words, group.means, group.equals]
 
 
 def describe(group: LexiconGroup) -> str:
@@ -68,7 +68,8 @@ def test_no_group_appears_twice(lexicon: Lexicon) -> None:
         if group.synonyms:
             seen[("synonyms", frozenset(group.synonyms))] += 1
         else:
-            seen[("words", frozenset(group.words), frozenset(group.means))] += 1
+            key = ("words", frozenset(group.words), frozenset(group.means), frozenset(group.equals))
+            seen[key] += 1
     assert [key for key, count in seen.items() if count > 1] == []
 
 
@@ -394,6 +395,14 @@ def test_broad_words_do_not_expand_to_their_members(
     assert not_meaning not in expansions.get(term, {})
 
 
+def test_equals_is_a_one_way_synonym() -> None:
+    # Slang says exactly what the formal word says; the formal word does not mean the slang.
+    group = LexiconGroup(words=("porn", "xxx"), equals=("pornography",), means=("inappropriate",))
+    table = Lexicon(groups=(group,)).expansions()
+    assert table["porn"] == {"pornography": True, "inappropriate": False}
+    assert "pornography" not in table
+
+
 @pytest.mark.parametrize(
     "word", ["use", "work", "get", "make", "have", "do", "it", "time", "job", "thing", "question"]
 )
@@ -414,7 +423,8 @@ def test_hub_words_are_not_entries(expansions: dict[str, dict[str, bool]], word:
         ("groups:\n  - synonyms: [999, emergency]\n", "string"),
         ("groups:\n  - synonyms: [no, refuse]\n", "string"),
         ("groups:\n  - synonyms: [insta]\n", "at least two"),
-        ("groups:\n  - words: [insta]\n", "both words and means"),
+        ("groups:\n  - words: [insta]\n", "words with means or equals"),
+        ("groups:\n  - equals: [insta]\n", "words with means or equals"),
         ("groups:\n  - synonyms: [a, b]\n    words: [c]\n    means: [d]\n", "not both"),
         ("groups:\n  - synonyms: [a, b\n", "not valid YAML"),
     ],

@@ -148,7 +148,8 @@ class Concept:
 
     def alternatives(self) -> Iterator[tuple[tuple[str, ...], float]]:
         """Each way the concept can match, as (stems, weight): typed words first."""
-        yield self.stems, self.weight
+        if self.stems:
+            yield self.stems, self.weight
         yield from self.expansions
 
 
@@ -263,8 +264,12 @@ class Analyzer:
         corrected: bool = False,
         phrase: bool = False,
     ) -> Concept:
-        if not phrase and all(s in _GENERIC_STEMS for s in stems):
-            return Concept(surface, stems, generic=True, corrected=corrected)
+        if all(s in _GENERIC_STEMS for s in stems):
+            if not phrase:
+                return Concept(surface, stems, generic=True, corrected=corrected)
+            # A phrase of generic words means what the lexicon says it means: "other
+            # teachers" is about colleagues, not about every clause that says "teachers".
+            stems = ()
         extra = tuple((p, w) for p, w in expansions.items() if p != stems)
         recognised = bool(extra) or all(s in self._known_stems for s in stems)
         return Concept(surface, stems, extra, False, corrected, recognised)
@@ -296,10 +301,24 @@ class Analyzer:
 
 _STEMMER = Stemmer.Stemmer("english")
 
+# Snowball over-stems a few words policies lean on into other words: "personal" would meet
+# "person" (a generic word: "the person next to me"), "business" would meet "busy".
+_STEM_EXCEPTIONS = {
+    "personal": "personal",
+    "personally": "personal",
+    "business": "business",
+    "businesses": "business",
+    "authority": "authoriti",
+    "authorities": "authoriti",
+    "experiment": "experiment",
+    "experiments": "experiment",
+}
+
 
 @lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    return _STEMMER.stemWord(word)  # type: ignore[no-any-return]
+    stem: str = _STEM_EXCEPTIONS.get(word) or _STEMMER.stemWord(word)
+    return stem
 
 
 _GENERIC_STEMS = frozenset(_STEMMER.stemWord(w) for w in GENERIC_WORDS)

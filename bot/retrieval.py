@@ -4,9 +4,15 @@ Each clause is indexed in four fields, each its own ``rank_bm25.BM25Plus`` (``BM
 floors the idf of common terms on a small corpus, so matching clauses can score 0):
 
     text       the clause's own words                     weight 1.0
-    questions  curated alternate questions               weight 0.7
+    questions  curated alternate questions, each its     weight 0.7
+               own document; a clause takes its best
     tags       curated topic words                        weight 0.5
     section    the section path                           weight 0.3
+
+A clause's alternate questions are scored one by one and the clause keeps the best, as an
+FAQ matcher would: fifteen phrasings run together would be one long document that BM25's
+length normalisation marks down, so a question typed almost as curated could lose to a
+clause sharing a single word.
 
 rank_bm25 supplies the corpus statistics (idf, document lengths); scoring adds each query
 term's precomputed postings into an array, so the per-term work is in proportion to the
@@ -31,6 +37,8 @@ from bot.analysis import SYNONYM_WEIGHT, Analyzer, Concept, Query, is_generic
 from bot.knowledge import Clause, Policy
 
 FIELD_WEIGHTS: dict[str, float] = {"text": 1.0, "questions": 0.7, "tags": 0.5, "section": 0.3}
+#: The fields indexed one document per clause; questions are one document per question.
+CLAUSE_FIELDS = ("text", "tags", "section")
 #: Candidates re-ordered by coverage, and the weight a clause keeps at zero coverage.
 RERANK_POOL = 20
 COVERAGE_FLOOR = 0.25
@@ -59,6 +67,7 @@ class _Field:
     """One field's inverted lists, with BM25Plus term weights precomputed per posting."""
 
     def __init__(self, docs: list[list[str]]) -> None:
+        self.docs = docs
         self.idf: dict[str, float] = {}
         self.postings: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] = {}
         if not any(docs):
@@ -93,12 +102,20 @@ class ClauseIndex:
         self.entries: list[tuple[Policy, Clause]] = [(p, c) for p in policies for c in p.clauses]
         texts = {
             "text": [c.text for _, c in self.entries],
-            "questions": [" ".join(c.questions) for _, c in self.entries],
+            "questions": [" ".join(c.questions) for _, c in self.entries],  # for coverage
             "tags": [" ".join(c.tags) for _, c in self.entries],
             "section": [" ".join(c.section) for _, c in self.entries],
         }
         analysed = {name: [analyzer.terms(t) for t in docs] for name, docs in texts.items()}
-        self._fields = {name: _Field(docs) for name, docs in analysed.items()}
+        self._fields = {name: _Field(analysed[name]) for name in CLAUSE_FIELDS}
+        questions = [
+            (i, analyzer.terms(q)) for i, (_, c) in enumerate(self.entries) for q in c.questions
+        ]
+        self._questions = _Field([terms for _, terms in questions])
+        owners = np.asarray([i for i, _ in questions], dtype=np.int64)
+        # Questions are listed clause by clause: each clause's run starts where its id changes.
+        self._question_starts = np.flatnonzero(np.diff(owners, prepend=-1)) if questions else owners
+        self._question_owners = owners[self._question_starts]
         self.doc_terms: list[frozenset[str]] = [
             frozenset(t for docs in analysed.values() for t in docs[i])
             for i in range(len(self.entries))
@@ -121,29 +138,62 @@ class ClauseIndex:
 
     def term_scores(self, weights: dict[str, float]) -> npt.NDArray[np.float64]:
         """Weighted BM25Plus score of every clause for a bag of terms (zero: no match)."""
-        total = np.zeros(len(self.entries))
-        for name, field_weight in FIELD_WEIGHTS.items():
-            field = self._fields[name]
-            for term, query_weight in weights.items():
-                posting = field.postings.get(term)
-                if posting is not None:
-                    ids, tfw = posting
-                    total[ids] += (field_weight * query_weight * field.idf[term]) * tfw
-        return total
+        clauses, questions = self._bag_scores(weights)
+        return clauses + self._best_question(questions)
 
     def scores(self, query: Query) -> npt.NDArray[np.float64]:
         """Score of every clause: each concept adds its best-matching alternative."""
-        total = np.zeros(len(self.entries))
+        clauses = np.zeros(len(self.entries))
+        questions = np.zeros(len(self._questions.docs))
         for concept in query.concepts:
-            best: npt.NDArray[np.float64] | None = None
+            best: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None
             for stems, weight in concept.alternatives():
                 if not any(t in self._info for t in stems):
                     continue
-                scored = self.term_scores(dict.fromkeys(stems, weight))
-                best = scored if best is None else np.maximum(best, scored)
+                scored = self._bag_scores(dict.fromkeys(stems, weight))
+                best = (
+                    scored
+                    if best is None
+                    else (
+                        np.maximum(best[0], scored[0]),
+                        np.maximum(best[1], scored[1]),
+                    )
+                )
             if best is not None:
-                total += best
-        return total
+                clauses += best[0]
+                questions += best[1]
+        return clauses + self._best_question(questions)
+
+    def _bag_scores(
+        self, weights: dict[str, float]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Weighted scores of a bag of terms: per clause (its own fields), per question."""
+        clauses = np.zeros(len(self.entries))
+        for name in CLAUSE_FIELDS:
+            self._field_scores(self._fields[name], FIELD_WEIGHTS[name], weights, clauses)
+        questions = np.zeros(len(self._questions.docs))
+        self._field_scores(self._questions, FIELD_WEIGHTS["questions"], weights, questions)
+        return clauses, questions
+
+    @staticmethod
+    def _field_scores(
+        field: _Field,
+        field_weight: float,
+        weights: dict[str, float],
+        into: npt.NDArray[np.float64],
+    ) -> None:
+        for term, query_weight in weights.items():
+            posting = field.postings.get(term)
+            if posting is not None:
+                ids, tfw = posting
+                into[ids] += (field_weight * query_weight * field.idf[term]) * tfw
+
+    def _best_question(self, questions: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Each clause's best alternate-question score (0 for a clause with none)."""
+        best = np.zeros(len(self.entries))
+        if len(questions):
+            best[self._question_owners] = np.maximum.reduceat(questions, self._question_starts)
+        return best
 
     def search(self, query: Query, k: int = 3) -> list[Hit]:
         """The ``k`` best clauses for a query, best first; clauses scoring 0 are left out.
@@ -203,15 +253,13 @@ class ClauseIndex:
         return matched / total if total else 0.0
 
     def _credit(self, concept: Concept, core: frozenset[str], terms: frozenset[str]) -> float:
-        if not concept.stems:
-            return 0.0
-        if all(s in core for s in concept.stems):
+        if concept.stems and all(s in core for s in concept.stems):
             return 1.0
         if any(w >= SYNONYM_WEIGHT and all(s in core for s in p) for p, w in concept.expansions):
             return SYNONYM_MATCH
         if len(concept.stems) > 1 and self._key_stem(concept.stems) in core:
             return SYNONYM_MATCH  # the telling word of a phrase: "wikipedia" of "update wikipedia"
-        if all(s in terms for s in concept.stems):
+        if concept.stems and all(s in terms for s in concept.stems):
             return CURATED_MATCH
         if any(all(s in terms for s in phrase) for phrase, _ in concept.expansions):
             return EXPANSION_MATCH

@@ -13,6 +13,7 @@ LEXICON = Lexicon.model_validate(
             {"words": ["insta", "instagram", "tiktok"], "means": ["social media"]},
             {"synonyms": ["pupil", "student", "year 9"]},
             {"words": ["smart speaker", "alexa"], "means": ["smart device"]},
+            {"words": ["other teachers"], "equals": ["colleague"]},
         ]
     }
 )
@@ -87,3 +88,17 @@ def test_known_words_are_vocabulary_lexicon_or_stop_words(analyzer: Analyzer) ->
     assert analyzer.is_known("pupils") and analyzer.is_known("Insta") and analyzer.is_known("can")
     assert not analyzer.is_known("Jayden")
     assert not analyzer.is_known("07700")
+
+
+def test_a_phrase_of_generic_words_means_only_what_the_lexicon_says(analyzer: Analyzer) -> None:
+    # "teachers" alone is generic; "other teachers" are colleagues, and must not count as
+    # found in every clause that says "teachers".
+    (concept,) = analyzer.query("other teachers").concepts
+    assert concept.stems == () and not concept.generic
+    assert list(concept.alternatives()) == [(("colleagu",), SYNONYM_WEIGHT)]
+
+
+def test_personal_is_not_stemmed_to_person(analyzer: Analyzer) -> None:
+    # "person" is a generic word ("the person next to me"); "personal use" is a topic.
+    assert analyzer.terms("personal persons personally") == ["personal", "person", "personal"]
+    assert analyzer.terms("business busy") == ["business", "busi"]

@@ -107,3 +107,31 @@ def test_coverage_counts_unknown_words_below_recognised_topics() -> None:
     with_filler = index.coverage(analyzer.query("lunch breaks zorblax"), 0)
     assert whole == 1.0
     assert 0.5 < with_filler < 1.0
+
+
+def test_alternate_questions_count_one_by_one() -> None:
+    # A clause with one alternate question typed almost as asked beats a clause that shares
+    # one word, however many other phrasings the first clause lists.
+    many = tuple(f"how about topic{i} and subject{i} and matter{i}" for i in range(14))
+    clauses = (
+        Clause(
+            id="email",
+            section=("S",),
+            text="Use must be for legitimate purposes.",
+            questions=("can i use my school email for personal stuff", *many),
+        ),
+        Clause(id="other", section=("S",), text="Personal email addresses are private."),
+    )
+    policy = Policy(
+        id="p",
+        title="P",
+        version="1",
+        contact="x",
+        source="s",
+        content_hash=sha256_text("p"),
+        clauses=clauses,
+    )
+    analyzer = Analyzer(EMPTY_LEXICON, [c.text for c in clauses])
+    index = ClauseIndex([policy], analyzer)
+    hits = index.search(analyzer.query("school email for personal stuff"), k=2)
+    assert [index.entries[h.entry][1].id for h in hits] == ["email", "other"]

@@ -76,6 +76,7 @@ also still just really actually maybe please thanks thank hi hello hey ok okay y
 got get gets getting go going gone went let lets like want wants wanted need needs
 anyone someone something anything thing things stuff way lot lots bit quick one much many
 whats whos thats theyre youre hes shes wont isnt cant
+havent hasnt hadnt shouldnt couldnt wouldnt werent mustnt neednt youve weve theyve
 """.split()
 )
 

@@ -72,7 +72,7 @@ shan she should shouldn so some such t than that the their theirs them themselve
 there these they this those through to too under until up ve very was wasn we were weren
 what when where which while who whom why will with won would wouldn y you your yours
 yourself yourselves can cant could im ive id dont doesnt didnt isnt arent wasnt m d
-also still just really actually maybe please thanks thank hi hello hey ok okay yes yeah
+also still just really actually next maybe please thanks thank hi hello hey ok okay yes yeah
 got get gets getting go going gone went let lets like want wants wanted need needs
 anyone someone something anything thing things stuff way lot lots bit quick one much many
 whats whos thats theyre youre hes shes wont isnt cant

@@ -181,11 +181,14 @@ class Analyzer:
         # Lexicon entries are looked up by their words as typed (plurals folded), not by
         # stems: stemming would make "allowance" (pay) an expansion of "allowed".
         self._phrases: dict[tuple[str, ...], dict[tuple[str, ...], float]] = {}
+        stemmed: dict[str, tuple[str, ...]] = {}  # a meaning recurs in many entries
         for term, meanings in lexicon.expansions().items():
             key = tuple(singular(w) for w in words(term))
             table = self._phrases.setdefault(key, {})
             for meaning, synonym in meanings.items():
-                phrase = self._stem_phrase(meaning)
+                phrase = stemmed.get(meaning)
+                if phrase is None:
+                    phrase = stemmed[meaning] = self._stem_phrase(meaning)
                 weight = SYNONYM_WEIGHT if synonym else EXPANSION_WEIGHT
                 if phrase and weight > table.get(phrase, 0.0):
                     table[phrase] = weight

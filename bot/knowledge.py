@@ -28,8 +28,32 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.errors import KnowledgeError
 
-#: libyaml's loader when PyYAML was built with it: the lexicon parses ten times faster.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+try:  # libyaml's loader when PyYAML was built with it: the lexicon parses ten times faster.
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+
+class _UniqueKeyLoader(_BaseLoader):
+    """The safe loader, refusing a mapping that repeats a key.
+
+    Plain YAML keeps the last of two ``means:`` silently, so half a lexicon group (or a
+    clause's first ``text:``) would vanish without a word.
+    """
+
+
+def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    keys = [key.value for key, _ in node.value if isinstance(key, yaml.ScalarNode)]
+    if len(set(keys)) != len(keys):
+        twice = next(k for k in keys if keys.count(k) > 1)
+        raise yaml.constructor.ConstructorError(
+            None, None, f"duplicate key {twice!r}", node.start_mark
+        )
+    return loader.construct_mapping(node, deep=True)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+_YAML_LOADER = _UniqueKeyLoader
 POLICY_FILE = "policy.yaml"
 LEXICON_FILE = "lexicon.yaml"
 _ID_PATTERN = r"^[a-z0-9][a-z0-9.-]*$"

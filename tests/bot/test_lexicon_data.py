@@ -432,6 +432,7 @@ def test_hub_words_are_not_entries(expansions: dict[str, dict[str, bool]], word:
         ("groups:\n  - equals: [insta]\n", "words with means or equals"),
         ("groups:\n  - synonyms: [a, b]\n    words: [c]\n    means: [d]\n", "not both"),
         ("groups:\n  - synonyms: [a, b\n", "not valid YAML"),
+        ("groups:\n  - words: [a]\n    means: [b]\n    means: [c]\n", "duplicate key 'means'"),
     ],
 )
 def test_bad_lexicon_file_raises_knowledge_error(tmp_path: Path, body: str, fragment: str) -> None:

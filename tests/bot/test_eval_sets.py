@@ -28,7 +28,7 @@ def score(bot: PolicyBot, name: str) -> EvalReport:
 #: The product's targets (issue #2); floors below are what is reached today.
 TARGETS = {"seed_top1": 0.95, "seed_top3": 0.98, "moj_top1": 0.65, "moj_top3": 0.85}
 SEED_TOP1_FLOOR = 0.975
-MOJ_TOP1_FLOOR = 0.55
+MOJ_TOP1_FLOOR = 0.65
 MOJ_TOP3_FLOOR = 0.75
 
 

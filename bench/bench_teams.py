@@ -16,9 +16,11 @@ an Adaptive Card.
     python bench/bench_teams.py                      # 1, 16, 64 conversations, 3 s each
     python bench/bench_teams.py --seconds 5 --levels 1,8,32,64
     python bench/bench_teams.py --database-url postgresql://postgres@127.0.0.1/test
+    python bench/bench_teams.py --repeat 3
 
-Loopback only, bounded in time: each level runs for ``--seconds`` plus up to 10 s to
-collect late replies.
+Both servers stay up and the levels alternate between them, so a busy machine slows both
+alike; ``--repeat N`` keeps each server's best of N runs per level. Loopback only, bounded
+in time: each level runs for ``--seconds`` plus up to 10 s to collect late replies.
 """
 
 from __future__ import annotations
@@ -185,9 +187,16 @@ async def collect_replies(connector: FakeBotConnector, level: Level) -> None:
 
 
 async def bench(
-    levels: list[int], seconds: float, only: str | None, database_url: str | None = None
+    levels: list[int],
+    seconds: float,
+    only: str | None,
+    database_url: str | None = None,
+    repeat: int = 1,
 ) -> dict[str, list[Level]]:
-    results: dict[str, list[Level]] = {}
+    """Run every level against each server in turn (interleaved, so both see the same
+    machine load); with ``repeat`` > 1 keep each server's best run per level."""
+    servers = [(n, c) for n, c in SERVERS if not only or only.lower() in n.lower()]
+    results: dict[str, list[Level]] = {name: [] for name, _ in servers}
     with tempfile.TemporaryDirectory(prefix="policybot-bench-") as tmp:
         folder = Path(tmp)
         env = {
@@ -206,21 +215,30 @@ async def bench(
             env["DATABASE_URL"] = database_url
         async with FakeBotConnector() as connector:
             pool = TCPConnector(limit=0)
+            processes: list[subprocess.Popen[bytes]] = []
             async with ClientSession(connector=pool, timeout=ClientTimeout(total=30)) as http:
-                for name, code in SERVERS:
-                    if only and only.lower() not in name.lower():
-                        continue
-                    port = free_port()
-                    process = start(code, port, env, folder)
-                    base = f"http://127.0.0.1:{port}"
-                    try:
-                        await wait_until_up(http, base, process)
-                        await run_level(http, base, connector, 4, 0.5, "warm-")
-                        results[name] = [
-                            await run_level(http, base, connector, n, seconds, f"{name[0]}{n}-")
-                            for n in levels
-                        ]
-                    finally:
+                try:
+                    bases = {}
+                    for name, code in servers:
+                        port = free_port()
+                        processes.append(start(code, port, env, folder))
+                        bases[name] = f"http://127.0.0.1:{port}"
+                        await wait_until_up(http, bases[name], processes[-1])
+                        await run_level(http, bases[name], connector, 4, 0.5, f"warm-{name[0]}-")
+                    for n in levels:
+                        best: dict[str, Level] = {}
+                        for attempt in range(repeat):
+                            for name, _ in servers:
+                                tag = f"{name[0]}{n}-{attempt}-"
+                                level = await run_level(
+                                    http, bases[name], connector, n, seconds, tag
+                                )
+                                if name not in best or level.rps > best[name].rps:
+                                    best[name] = level
+                        for name in best:
+                            results[name].append(best[name])
+                finally:
+                    for process in processes:
                         stop(process)
     return results
 
@@ -258,9 +276,11 @@ def main() -> None:
     parser.add_argument(
         "--database-url", help="PolicyBot's database (default: SQLite in a temporary folder)"
     )
+    parser.add_argument("--repeat", type=int, default=1, help="runs per level; best kept")
     args = parser.parse_args()
     levels = [int(n) for n in args.levels.split(",")]
-    report(asyncio.run(bench(levels, args.seconds, args.only, args.database_url)))
+    print(f"{args.seconds:g} s per level, best of {args.repeat}")
+    report(asyncio.run(bench(levels, args.seconds, args.only, args.database_url, args.repeat)))
 
 
 if __name__ == "__main__":

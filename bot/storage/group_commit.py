@@ -10,8 +10,10 @@ each job's ``Future``. Nobody is told "done" before their row is committed.
 Guarantees, each pinned by ``tests/bot/storage/test_group_commit.py``:
 
 * Order: jobs are written in the order ``submit`` accepted them, within and across batches.
-* All or nothing: a batch commits as a whole; if it fails, every job in it gets the same
-  exception (a ``StorageError``) and none of its rows stays written.
+* All or nothing: a batch commits as a whole or not at all. If the database is unavailable
+  (down, locked) every job in it gets the same ``StorageUnavailable``. If it refuses the
+  batch (a row it will not take), each job is written again in a transaction of its own,
+  so only the job at fault fails: one bad row never costs other people their rows.
 * Shutdown drains: ``close`` refuses new jobs, writes every job already accepted, then stops.
 
 It is plain threading (no event loop): a synchronous caller waits with ``future.result()``;
@@ -29,7 +31,7 @@ from typing import Generic, TypeVar
 
 from sqlalchemy import Connection
 
-from bot.errors import StorageError
+from bot.errors import StorageError, StorageUnavailable
 from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -123,11 +125,33 @@ class GroupCommit(Generic[J, R]):
             self._commit(batch)
 
     def _commit(self, batch: list[tuple[J, Future[R]]]) -> None:
-        jobs = [job for job, _ in batch]
         for _, future in batch:
             # From here a caller can no longer cancel; one that already did is written
             # anyway (the question was asked) and simply not told.
             future.set_running_or_notify_cancel()
+        try:
+            results = self._write_all([job for job, _ in batch])
+        except StorageUnavailable as exc:  # down or locked: every waiter hears of it
+            _settle(batch, exc)
+        except StorageError as exc:
+            if len(batch) == 1:
+                _settle(batch, exc)
+                return
+            # The database refused something in the batch: one job it refuses must not
+            # take the others down with it, so each is written again on its own.
+            log.warning("%s: a batch of %d was refused; writing each alone", self._name, len(batch))
+            for item in batch:
+                try:
+                    [result] = self._write_all([item[0]])
+                except StorageError as alone:
+                    _settle([item], alone)
+                else:
+                    _settle([item], None, [result])
+        else:
+            _settle(batch, None, results)
+
+    def _write_all(self, jobs: list[J]) -> Sequence[R]:
+        """Write ``jobs`` in one transaction; any failure leaves as a ``StorageError``."""
         try:
             with self._db.write(durable=self._durable) as conn:
                 results = self._write(conn, jobs)
@@ -135,14 +159,24 @@ class GroupCommit(Generic[J, R]):
                     raise StorageError(
                         f"{self._name}: {len(results)} results for {len(jobs)} jobs."
                     )
-        except BaseException as exc:  # every waiter hears of it; the thread lives on
-            if not isinstance(exc, StorageError):
-                log.error("%s: a batch of %d failed", self._name, len(jobs), exc_info=exc)
-                exc = StorageError(f"The database refused a request ({type(exc).__name__}).")
-            for _, future in batch:
-                if not future.cancelled():
-                    future.set_exception(exc)
-            return
-        for (_, future), result in zip(batch, results, strict=True):
-            if not future.cancelled():
-                future.set_result(result)
+        except StorageError:
+            raise
+        except Exception as exc:  # a bug in a writer: reported, and the thread lives on
+            log.error("%s: a batch of %d failed", self._name, len(jobs), exc_info=exc)
+            raise StorageError(f"The database refused a request ({type(exc).__name__}).") from exc
+        return results
+
+
+def _settle(
+    batch: Sequence[tuple[object, Future[R]]],
+    error: StorageError | None,
+    results: Sequence[R] = (),
+) -> None:
+    """Tell each waiter its result, or the error (skipping any that cancelled)."""
+    for n, (_, future) in enumerate(batch):
+        if future.cancelled():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(results[n])

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Connection, func, select
 
-from bot.errors import StorageError
+from bot.errors import StorageError, StorageUnavailable
 from bot.storage import Store
 from bot.storage.database import Database
 from bot.storage.group_commit import GroupCommit
@@ -31,7 +31,8 @@ class Recorder:
     """A batch writer that claims each job's key in the ledger and records every batch.
 
     ``hold`` keeps the writer inside its first batch until released; a job named "poison"
-    makes its batch fail after its rows were written (so the rollback is visible).
+    makes its batch fail after its rows were written (so the rollback is visible) as a bug
+    or a refused row would, and "down" as a database that is unavailable.
     """
 
     batches: list[list[str]] = field(default_factory=list)
@@ -50,6 +51,8 @@ class Recorder:
         )
         if "poison" in jobs:
             raise ValueError("this batch cannot be written")
+        if "down" in jobs:
+            raise StorageUnavailable("The database is unavailable (test); try again.")
         return [len(self.batches)] * len(jobs)
 
 
@@ -109,19 +112,35 @@ def test_a_batch_never_exceeds_max_batch_and_order_holds_across_batches(
     assert recorder.batches == [["k0"], ["k1", "k2"], ["k3", "k4"], ["k5"]]
 
 
-def test_a_failed_batch_is_reported_to_every_waiter_and_leaves_no_row(
+def test_a_database_that_is_down_is_reported_to_every_waiter_of_the_batch(
     db: Database, recorder: Recorder, writer: GroupCommit[str, int]
 ) -> None:
     first = writer.submit("a")
     assert recorder.inside.wait(WAIT)
-    doomed = [writer.submit(k) for k in ("b", "poison", "c")]
+    doomed = [writer.submit(k) for k in ("b", "down", "c")]
     recorder.release.set()
     assert first.result(WAIT) == 1
     errors = [f.exception(WAIT) for f in doomed]
-    assert all(isinstance(e, StorageError) for e in errors)
+    assert all(isinstance(e, StorageUnavailable) for e in errors)
     assert len({id(e) for e in errors}) == 1  # the same failure, told to each of them
-    assert keys(db) == ["a"]  # b and c were rolled back with the poison
+    assert recorder.batches == [["a"], ["b", "down", "c"]]  # not retried one by one
+    assert keys(db) == ["a"]  # b and c were rolled back with the batch
     assert writer.submit("d").result(WAIT) == 3  # the writer lives on
+
+
+def test_a_row_the_database_refuses_fails_alone_and_the_rest_are_written(
+    db: Database, recorder: Recorder, writer: GroupCommit[str, int]
+) -> None:
+    first = writer.submit("a")
+    assert recorder.inside.wait(WAIT)
+    later = [writer.submit(k) for k in ("b", "poison", "c")]
+    recorder.release.set()
+    assert first.result(WAIT) == 1
+    b, poison, c = (f.exception(WAIT) for f in later)
+    assert b is None and c is None and isinstance(poison, StorageError)
+    assert [f.result(WAIT) for f in (later[0], later[2])] == [3, 5]
+    assert recorder.batches == [["a"], ["b", "poison", "c"], ["b"], ["poison"], ["c"]]
+    assert sorted(keys(db)) == ["a", "b", "c"]  # in order, without the refused row
 
 
 def test_a_storage_error_reaches_the_waiters_as_it_is(db: Database) -> None:

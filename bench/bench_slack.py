@@ -5,8 +5,10 @@ Both servers run as their own processes on loopback and answer into the fake Sla
 ``app_mention`` events and ``/policy`` commands, half each. For each level of concurrent
 senders the bench reports requests per second, p50/p99 time to the HTTP response and, for
 PolicyBot, p99 time from sending a question until its answer reaches the fake
-(chat.postMessage for a mention, the response_url for a command). The bare Bolt app acks
-and does nothing: the framework's ceiling on this machine.
+(chat.postMessage for a mention, the response_url for a command), and each server's CPU
+milliseconds per request (Linux), answers included: on a shared machine req/s moves with
+the neighbours' load, CPU per request much less. The bare Bolt app acks and does nothing:
+the framework's ceiling on this machine.
 
 Two ways to load it:
 
@@ -50,7 +52,7 @@ from aiohttp import ClientSession, ClientTimeout, TCPConnector
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.loadgen import Level, free_port, percentile  # noqa: E402
+from bench.loadgen import Level, cpu_seconds, free_port, percentile  # noqa: E402
 from bot.service import EXAMPLES, bundled_knowledge_dir  # noqa: E402
 from tests.fakes.slack_api import (  # noqa: E402
     BOT_USER_ID,
@@ -256,10 +258,11 @@ async def bench(
             processes: list[subprocess.Popen[bytes]] = []
             async with ClientSession(connector=connector, timeout=ClientTimeout(total=30)) as http:
                 try:
-                    bases = {}
+                    bases, pids = {}, {}
                     for name, code in servers:
                         port = free_port()
                         processes.append(start(code, port, env, folder))
+                        pids[name] = processes[-1].pid
                         bases[name] = f"http://127.0.0.1:{port}"
                         await wait_until_up(http, bases[name], processes[-1])
                         answers = name == POLICYBOT_NAME
@@ -269,6 +272,7 @@ async def bench(
                         for attempt in range(repeat):
                             for name, _ in servers:
                                 answers = name == POLICYBOT_NAME
+                                cpu_before = cpu_seconds(pids[name])
                                 level = await run_level(
                                     http,
                                     bases[name],
@@ -279,6 +283,9 @@ async def bench(
                                     answers,
                                     answers and not stream,
                                 )
+                                cpu_after = cpu_seconds(pids[name])
+                                if cpu_before is not None and cpu_after is not None:
+                                    level.cpu = cpu_after - cpu_before
                                 if name not in best or level.rps > best[name].rps:
                                     best[name] = level
                         for name in best:
@@ -293,7 +300,8 @@ async def bench(
 def report(results: dict[str, list[Level]], *, stream: bool = False) -> None:
     print(
         f"{'server':<16} {'senders':>7} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'errors':>6} {'answered':>10} {'answer p50 ms':>14} {'answer p99 ms':>14}"
+        f"{'errors':>6} {'answered':>10} {'answer p50 ms':>14} {'answer p99 ms':>14} "
+        f"{'CPU ms/req':>10}"
     )
     for name, levels in results.items():
         for level in levels:
@@ -310,7 +318,7 @@ def report(results: dict[str, list[Level]], *, stream: bool = False) -> None:
                 f"{name:<16} {level.clients:>7} {level.rps:>7.0f} "
                 f"{percentile(level.responses, 0.5) * 1000:>7.1f} "
                 f"{percentile(level.responses, 0.99) * 1000:>7.1f} {level.errors:>6} "
-                f"{answered:>10} {answer_p50:>14} {answer_p99:>14}"
+                f"{answered:>10} {answer_p50:>14} {answer_p99:>14} {level.cpu_ms:>10.2f}"
             )
     ours, bare = results.get(POLICYBOT_NAME), results.get(BARE_NAME)
     if ours and bare:

@@ -5,7 +5,8 @@ into the fake Bot Connector (tests/fakes/bot_connector.py), which runs here besi
 generator, so "sent" and "reply arrived" share one clock. Each conversation posts a message
 activity as soon as the previous HTTP response arrives (closed loop). For each level of
 concurrent conversations the bench reports requests per second, p50/p99 time to the HTTP
-response, and p99 time from posting a question until its reply reaches the connector.
+response, p99 time from posting a question until its reply reaches the connector, and each
+server's CPU milliseconds per request (Linux), steadier than req/s on a shared machine.
 
 The fixed-text bot is the same aiohttp route, body checks and CloudAdapter
 (``adapters.teams.messages_route`` and ``build_adapter``) with a handler that replies
@@ -40,7 +41,7 @@ from aiohttp import ClientSession, ClientTimeout, TCPConnector
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.loadgen import Level, free_port, percentile  # noqa: E402
+from bench.loadgen import Level, cpu_seconds, free_port, percentile  # noqa: E402
 from bot.service import EXAMPLES, bundled_knowledge_dir  # noqa: E402
 from tests.fakes.bot_connector import FakeBotConnector, teams_activity  # noqa: E402
 
@@ -218,10 +219,11 @@ async def bench(
             processes: list[subprocess.Popen[bytes]] = []
             async with ClientSession(connector=pool, timeout=ClientTimeout(total=30)) as http:
                 try:
-                    bases = {}
+                    bases, pids = {}, {}
                     for name, code in servers:
                         port = free_port()
                         processes.append(start(code, port, env, folder))
+                        pids[name] = processes[-1].pid
                         bases[name] = f"http://127.0.0.1:{port}"
                         await wait_until_up(http, bases[name], processes[-1])
                         await run_level(http, bases[name], connector, 4, 0.5, f"warm-{name[0]}-")
@@ -230,9 +232,13 @@ async def bench(
                         for attempt in range(repeat):
                             for name, _ in servers:
                                 tag = f"{name[0]}{n}-{attempt}-"
+                                cpu_before = cpu_seconds(pids[name])
                                 level = await run_level(
                                     http, bases[name], connector, n, seconds, tag
                                 )
+                                cpu_after = cpu_seconds(pids[name])
+                                if cpu_before is not None and cpu_after is not None:
+                                    level.cpu = cpu_after - cpu_before
                                 if name not in best or level.rps > best[name].rps:
                                     best[name] = level
                         for name in best:
@@ -246,7 +252,7 @@ async def bench(
 def report(results: dict[str, list[Level]]) -> None:
     print(
         f"{'server':<11} {'convs':>5} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} "
-        f"{'replied':>11} {'p99 reply ms':>12}"
+        f"{'replied':>11} {'p99 reply ms':>12} {'CPU ms/req':>10}"
     )
     for name, levels in results.items():
         for level in levels:
@@ -256,7 +262,7 @@ def report(results: dict[str, list[Level]]) -> None:
                 f"{name:<11} {level.clients:>5} {level.rps:>7.0f} "
                 f"{percentile(level.responses, 0.5) * 1000:>7.1f} "
                 f"{percentile(level.responses, 0.99) * 1000:>7.1f} {level.errors:>6} "
-                f"{replied:>11} {p99_reply:>12.1f}"
+                f"{replied:>11} {p99_reply:>12.1f} {level.cpu_ms:>10.2f}"
             )
     if "fixed text" in results and "PolicyBot" in results:
         for ours, fixed in zip(results["PolicyBot"], results["fixed text"], strict=True):

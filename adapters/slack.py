@@ -4,7 +4,8 @@ Staff ask by direct message, by @mention (answered in the thread), with ``/polic
 (an ephemeral answer they can share) or the "Ask PolicyBot" message shortcut.
 Every listener acks at once and does its work in a background task, so Slack gets its 2xx
 well inside 3 seconds (Bolt's lazy listeners would deep-copy each request, client and all).
-The core is synchronous and may touch the database, so it runs in a worker thread.
+The core is synchronous, so it runs in a worker thread; a question's log row is committed
+by the store's writer thread (with other questions), and the answer waits for it.
 Rendering lives in ``adapters/slack_blocks.py``.
 """
 
@@ -23,7 +24,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters import slack_blocks as kit
 from bot.chat import Incoming, Reply
-from bot.errors import PolicyBotError, QuestionError, StorageError
+from bot.errors import PolicyBotError, QuestionError
 from bot.service import PolicyBot
 from bot.storage import Store
 
@@ -249,9 +250,16 @@ class SlackListeners:
         echo: bool = False,
         share: bool = False,
     ) -> kit.Message | None:
-        """The message answering ``incoming``; None if ``claim`` was already claimed."""
+        """The message answering ``incoming``; None if ``claim`` was already claimed.
+
+        The answer is worked out in a worker thread (CPU only: a slow one never holds up
+        acks); the question log's writer thread commits it with the claim, alongside other
+        questions, and the answer waits for that commit. A retry or repeated event_id finds
+        its key claimed (by any process) and gets nothing.
+        """
         try:
-            reply = await asyncio.to_thread(self._claim_and_handle, claim, incoming)
+            logged = await asyncio.to_thread(self.bot.submit, incoming, claim=claim)
+            reply = await asyncio.wrap_future(logged)
         except QuestionError as exc:
             return kit.notice(str(exc))
         except PolicyBotError:
@@ -260,18 +268,6 @@ class SlackListeners:
         if reply is None:
             return None
         return kit.answer(reply, question=incoming.text if echo else None, share=share)
-
-    def _claim_and_handle(self, claim: str | None, incoming: Incoming) -> Reply | None:
-        # One worker-thread hop for both database touches. A retry or a repeated
-        # event_id finds its key claimed (by any process) and is dropped.
-        if claim is not None:
-            try:
-                if not self.store.claim_delivery(claim):
-                    log.info("delivery %s already answered", claim)
-                    return None
-            except StorageError as exc:  # better to risk a duplicate than to stay silent
-                log.warning("could not claim %s (%s); answering anyway", claim, type(exc).__name__)
-        return self.bot.handle(incoming)
 
     def _explain(self, clause_id: str) -> Reply | None:
         try:

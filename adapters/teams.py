@@ -24,7 +24,7 @@ import json
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, NamedTuple, TypeVar
@@ -64,7 +64,7 @@ from adapters.teams_package import (
 from adapters.teams_trends import TeamsTrends
 from bot.admins import Admins
 from bot.campaigns import Campaigns
-from bot.chat import Incoming
+from bot.chat import Incoming, Reply
 from bot.config import Settings
 from bot.errors import KnowledgeError, PolicyBotError, QuestionError, StorageError
 from bot.messenger import Accepted, Address, Message, Notice, Outcome, SendResult
@@ -254,8 +254,10 @@ async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
 class TeamsBot(ActivityHandler):  # type: ignore[misc]
     """PolicyBot in Teams: questions, card buttons, help and the welcome, one turn at a time.
 
-    The work of a message (delivery claim, answer, question log) runs as one job on a worker
-    thread; only sending stays on the event loop.
+    The work of a message runs as one job on a worker thread; sending stays on the event
+    loop. A question is answered on that thread and handed to the question log, which
+    commits it with the delivery claim (alongside other questions); the reply goes out once
+    that commit is done.
     """
 
     def __init__(
@@ -287,6 +289,8 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         answer = await self._run(self._respond, turn_context.activity)
+        if isinstance(answer, _Question):
+            answer = await answer.card()
         if answer.card is None:
             return
         activity = turn_context.activity
@@ -329,9 +333,30 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
             card = cards.help_card(self.bot.help_text(), self.bot.examples, welcome=True)
             await turn_context.send_activity(_message(card))
 
-    def _respond(self, activity: Activity) -> _Answer:
-        """The card answering one message, or none (a repeat, or another app's button)."""
+    def _respond(self, activity: Activity) -> _Answer | _Question:
+        """The card answering one message, or none (a repeat, or another app's button); for
+        a question, the answer waiting for the question log."""
         key = f"teams:{(activity.id or '')[:200]}@{_digest(activity.conversation.id)}"
+        text = self._question_of(activity)
+        if text is not None:
+            incoming = Incoming(
+                text=text,
+                platform="teams",
+                user=_user_id(activity),
+                workspace=_tenant(activity),
+                event_id=activity.id,
+            )
+            try:  # the claim is made with the question's log row, in one transaction
+                logged = self.bot.submit(incoming, claim=key if activity.id else None)
+            except QuestionError as exc:
+                if activity.id and not self._claim(key):
+                    return _Answer(None)
+                return _Answer(cards.notice_card(str(exc)))
+            except PolicyBotError as exc:
+                log.error("teams: question failed (%s: %s)", type(exc).__name__, exc)
+                return _Answer(cards.notice_card(SORRY))
+            shared = activity.conversation.conversation_type in ("channel", "groupChat")
+            return _Question(logged, text if shared else None)
         if activity.id and not self._claim(key):
             log.info("teams: activity %s delivered again; answered once", activity.id)
             return _Answer(None)
@@ -351,26 +376,22 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
             return _Answer(self._explain(action.clause_id))
         if action is None and activity.value is not None and not (activity.text or "").strip():
             return _Answer(None)
+        return _Answer(cards.help_card(self.bot.help_text(), self.bot.examples))
+
+    def _question_of(self, activity: Activity) -> str | None:
+        """The question a message asks; None for a button, a command, help or nothing."""
+        turn = _turn(activity)
+        if self.campaigns is not None and self.campaigns.takes(turn):
+            return None
+        if self.trends is not None and self.trends.takes(turn):
+            return None
+        action = cards.parse_action(activity.value)
+        if isinstance(action, (cards.Feedback, cards.ShowClause)):
+            return None
+        if action is None and activity.value is not None and not (activity.text or "").strip():
+            return None  # another app's button, or an empty card submit
         text = action.question if isinstance(action, cards.Ask) else _question(activity)
-        if cards.is_help(text):
-            return _Answer(cards.help_card(self.bot.help_text(), self.bot.examples))
-        incoming = Incoming(
-            text=text,
-            platform="teams",
-            user=_user_id(activity),
-            workspace=_tenant(activity),
-            event_id=activity.id,
-        )
-        try:
-            reply = self.bot.handle(incoming)
-        except QuestionError as exc:
-            return _Answer(cards.notice_card(str(exc)))
-        except PolicyBotError as exc:
-            log.error("teams: question failed (%s: %s)", type(exc).__name__, exc)
-            return _Answer(cards.notice_card(SORRY))
-        shared = activity.conversation.conversation_type in ("channel", "groupChat")
-        card = cards.answer_card(reply, question=text if shared else None)
-        return _Answer(card, cards.summary(reply))
+        return None if cards.is_help(text) else text
 
     def _feedback(self, action: cards.Feedback) -> cards.Card:
         try:
@@ -418,6 +439,24 @@ class _Answer(NamedTuple):
     card: cards.Card | None
     summary: str | None = None
     replace: bool = False
+
+
+class _Question(NamedTuple):
+    """A question answered, its log row (and delivery claim) still being committed."""
+
+    logged: Future[Reply | None]
+    echo: str | None  # the question, shown above the answer in a channel or group chat
+
+    async def card(self) -> _Answer:
+        try:
+            reply = await asyncio.wrap_future(self.logged)
+        except PolicyBotError as exc:
+            log.error("teams: question failed (%s: %s)", type(exc).__name__, exc)
+            return _Answer(cards.notice_card(SORRY))
+        if reply is None:
+            log.info("teams: a message delivered again; answered once")
+            return _Answer(None)
+        return _Answer(cards.answer_card(reply, question=self.echo), cards.summary(reply))
 
 
 def _turn(activity: Activity) -> TeamsTurn:

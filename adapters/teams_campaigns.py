@@ -61,6 +61,12 @@ class TeamsCampaigns:
         self.admins = admins
         self.policies = tuple(policies)
 
+    def takes(self, turn: TeamsTurn) -> bool:
+        """Whether ``handle`` answers this turn (a campaign button or command); no I/O."""
+        if campaign_cards.parse_campaign_action(turn.value) is not None:
+            return True
+        return turn.value is None and parse_command(turn.text) is not None
+
     def handle(self, turn: TeamsTurn) -> TeamsAnswer | None:
         """The answer to a campaign button or command; None when the turn is neither."""
         action = campaign_cards.parse_campaign_action(turn.value)

@@ -30,9 +30,13 @@ class TeamsTrends:
         self.store = store
         self.settings = settings
 
+    def takes(self, turn: TeamsTurn) -> bool:
+        """Whether ``handle`` answers this turn (the ``trends`` command); no I/O."""
+        return turn.value is None and turn.text.strip().lower() == "trends"
+
     def handle(self, turn: TeamsTurn, *, personal: bool) -> cards.Card | None:
         """The card answering ``trends``; None for any other turn."""
-        if turn.value is not None or turn.text.strip().lower() != "trends":
+        if not self.takes(turn):
             return None
         if not any(is_hr(self.settings, "teams", i) for i in turn.ids):
             return cards.notice_card(NOT_HR)

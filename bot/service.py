@@ -8,6 +8,7 @@ touch the database (the question log).
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -133,13 +134,35 @@ class PolicyBot:
 
         Raises ``QuestionError`` (with a sentence to show) for an empty question or one
         over ``MAX_QUESTION_CHARS``. A database failure never stops the answer: the reply
-        then has no ``log_id``.
+        then has no ``log_id``. Waits for the log's commit; see ``submit``.
+        """
+        reply = self.submit(incoming).result()
+        if reply is None:  # only a claimed delivery is ever refused
+            raise StorageError("The question log refused a question without a claim.")
+        return reply
+
+    def submit(self, incoming: Incoming, *, claim: str | None = None) -> Future[Reply | None]:
+        """Answer a chat question now; log it without blocking the caller on the database.
+
+        The answer is worked out at once (CPU only; ``QuestionError`` is raised here). The
+        future holds the reply, with its ``log_id``, once the question log has committed it:
+        an adapter posts the answer only then. With ``claim`` (a platform delivery key, see
+        ``Store.claim_delivery``) the key is claimed in the same transaction, and the future
+        holds None if it was claimed before (a retry: no second answer, no second row).
+        A database failure never stops the answer: the reply then has no ``log_id``.
+
+        Example (an async adapter)::
+
+            reply = await asyncio.wrap_future(bot.submit(incoming, claim="slack:Ev123"))
         """
         reply = self.ask(incoming.text)
+        answered: Future[Reply | None] = Future()
+        answered.set_running_or_notify_cancel()  # under way: a caller cannot cancel the log
         if self.store is None:
-            return reply
+            answered.set_result(reply)
+            return answered
         try:
-            log_id = self.store.log_question(
+            logged = self.store.submit_question(
                 platform=incoming.platform,
                 user=incoming.user,
                 workspace=incoming.workspace,
@@ -147,11 +170,27 @@ class PolicyBot:
                 is_known=self.library.analyzer.is_known,
                 answered=reply.answered,
                 clauses=[(c.policy, c.id, c.score) for c in reply.clauses],
+                claim=claim,
             )
         except StorageError as exc:
             log.warning("question not logged (%s): %s", incoming.platform, type(exc).__name__)
-            return reply
-        return reply.model_copy(update={"log_id": log_id})
+            answered.set_result(reply)
+            return answered
+
+        def settle(done: Future[int | None]) -> None:
+            # Runs on the log's writer thread, once the batch holding this question ended.
+            error = done.exception()
+            if error is not None:  # better to risk a duplicate than to stay silent
+                log.warning("question not logged (%s): %s", incoming.platform, type(error).__name__)
+                answered.set_result(reply)
+            elif done.result() is None:
+                log.info("delivery %s already answered", claim)
+                answered.set_result(None)
+            else:
+                answered.set_result(reply.model_copy(update={"log_id": done.result()}))
+
+        logged.add_done_callback(settle)
+        return answered
 
     def explain(self, clause_id: str, platform: Platform = "cli") -> Reply:
         """A reply showing one clause by id (for "related clause" buttons)."""

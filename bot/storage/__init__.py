@@ -7,6 +7,7 @@ questions.py         the masked, pseudonymous question log, feedback, retention
 acknowledgements.py  the append-only hash chain: record, verify, export
 versions.py          policy versions and clause-level diffs
 ledger.py            delivery ids already handled (idempotency), with expiry
+group_commit.py      one writer thread commits concurrent writes together (the question log)
 store.py             ``Store``, the one front door the rest of PolicyBot uses
 """
 

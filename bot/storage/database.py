@@ -248,9 +248,10 @@ def _open_postgresql(url: URL, busy_timeout: float) -> Database:
     return Database(engine=engine, dialect="postgresql", busy_timeout=busy_timeout)
 
 
-def insert_or_skip(db: Database, table: Table) -> Insert:
+def insert_or_skip(db: Database | Connection, table: Table) -> Insert:
     """``INSERT ... ON CONFLICT DO NOTHING`` for this database: atomic across processes."""
-    if db.dialect == "postgresql":
+    dialect = db.dialect if isinstance(db, Database) else db.dialect.name
+    if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
     return sqlite.insert(table).on_conflict_do_nothing()
 

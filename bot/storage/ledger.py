@@ -2,7 +2,7 @@
 
 Slack retries an event it thinks went unanswered and Teams may resubmit an activity; the
 adapters claim each delivery id ("slack:Ev123", "teams:<activity id>") before acting on it.
-The claim is one ``INSERT ... ON CONFLICT DO NOTHING``, atomic across threads and processes.
+A claim is an ``INSERT ... ON CONFLICT DO NOTHING``, atomic across threads and processes.
 Keys expire (two days by default, beyond any platform's retry window); expired keys are
 purged now and then by whoever claims next.
 """
@@ -10,9 +10,10 @@ purged now and then by whoever claims next.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Delete, delete
+from sqlalchemy import Connection, Delete, delete
 
 from bot.storage.database import Database, insert_or_skip
 from bot.storage.schema import delivery_ledger
@@ -30,23 +31,39 @@ def claim(
     now: datetime | None = None,
 ) -> bool:
     """True the first time ``key`` is claimed (or once its earlier claim expired)."""
-    moment = datetime.now(UTC) if now is None else now.astimezone(UTC)
     with db.write(durable=False) as conn:
-        # An expired claim of this very key is forgotten first, so it can be claimed again.
-        conn.execute(
-            delete(delivery_ledger).where(
-                delivery_ledger.c.key == key, delivery_ledger.c.expires_at <= moment
-            )
+        return key in claim_keys(conn, [key], ttl, now=now)
+
+
+def claim_keys(
+    conn: Connection,
+    keys: Sequence[str],
+    ttl: timedelta = DEFAULT_TTL,
+    *,
+    now: datetime | None = None,
+) -> set[str]:
+    """Claim ``keys`` on an open write transaction; the ones claimed now, by this call.
+
+    A key given twice is claimed once. Three statements whatever the number of keys.
+    """
+    moment = datetime.now(UTC) if now is None else now.astimezone(UTC)
+    unique = list(dict.fromkeys(keys))
+    if not unique:
+        return set()
+    # An expired claim of these very keys is forgotten first, so they can be claimed again.
+    conn.execute(
+        delete(delivery_ledger).where(
+            delivery_ledger.c.key.in_(unique), delivery_ledger.c.expires_at <= moment
         )
-        if random.randrange(PURGE_EVERY) == 0:
-            conn.execute(_expired(moment))
-        # RETURNING, not rowcount: drivers report -1 for some INSERTs.
-        claimed = conn.execute(
-            insert_or_skip(db, delivery_ledger)
-            .values(key=key, claimed_at=moment, expires_at=moment + ttl)
-            .returning(delivery_ledger.c.key)
-        ).scalar()
-    return claimed is not None
+    )
+    if random.randrange(PURGE_EVERY) == 0:
+        conn.execute(_expired(moment))
+    # RETURNING, not rowcount: drivers report -1 for some INSERTs.
+    claimed = conn.execute(
+        insert_or_skip(conn, delivery_ledger).returning(delivery_ledger.c.key),
+        [{"key": key, "claimed_at": moment, "expires_at": moment + ttl} for key in unique],
+    ).scalars()
+    return set(claimed)
 
 
 def purge(db: Database, now: datetime | None = None) -> int:

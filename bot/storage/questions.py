@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from bot.errors import StorageError
 from bot.privacy import mask_question, pseudonym
+from bot.storage import ledger
 from bot.storage.database import Database
 from bot.storage.schema import question_clauses, questions
 
@@ -49,6 +51,116 @@ class LoggedQuestion(BaseModel):
     clauses: tuple[LoggedClause, ...]
 
 
+@dataclass(frozen=True)
+class QuestionRow:
+    """One question as the log keeps it: already masked and pseudonymised."""
+
+    week: str
+    created_on: date
+    platform: str
+    asker: str | None
+    question: str
+    answered: bool
+    clauses: tuple[tuple[str, str, float], ...]
+
+
+def prepare(
+    secret: bytes,
+    *,
+    platform: str,
+    user: str | None,
+    workspace: str | None,
+    question: str,
+    is_known: Callable[[str], bool],
+    answered: bool,
+    clauses: Sequence[tuple[str, str, float]],
+    when: datetime | None = None,
+) -> QuestionRow:
+    """Mask and pseudonymise one question for the log; the unmasked text stops here.
+
+    ``secret`` keys the asker's pseudonym. Only the ISO week and the day of ``when`` stay.
+    """
+    day = _utc_day(when)
+    iso = day.isocalendar()
+    return QuestionRow(
+        week=f"{iso.year}-W{iso.week:02d}",
+        created_on=day,
+        platform=platform,
+        asker=None if user is None else pseudonym(secret, platform, workspace, user, iso.year),
+        question=mask_question(question, is_known),
+        answered=answered,
+        clauses=tuple((p, c, float(score)) for p, c, score in clauses),
+    )
+
+
+def insert(conn: Connection, rows: Sequence[QuestionRow]) -> list[int]:
+    """Insert prepared rows on an open write transaction; their ids, in the same order.
+
+    Two statements whatever the number of rows (SQLAlchemy's "insertmanyvalues").
+    """
+    if not rows:
+        return []
+    ids = conn.execute(
+        questions.insert().returning(questions.c.id, sort_by_parameter_order=True),
+        [
+            {
+                "week": row.week,
+                "created_on": row.created_on,
+                "platform": row.platform,
+                "asker": row.asker,
+                "question": row.question,
+                "answered": row.answered,
+            }
+            for row in rows
+        ],
+    ).scalars()
+    log_ids = [int(i) for i in ids]
+    offered = [
+        {
+            "question_id": log_id,
+            "rank": rank,
+            "policy_id": policy_id,
+            "clause_id": clause_id,
+            "score": score,
+        }
+        for log_id, row in zip(log_ids, rows, strict=True)
+        for rank, (policy_id, clause_id, score) in enumerate(row.clauses)
+    ]
+    if offered:
+        conn.execute(question_clauses.insert(), offered)
+    return log_ids
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A question for the log, with the delivery it answers (``claim``) if there is one."""
+
+    row: QuestionRow
+    claim: str | None = None
+
+
+def insert_claimed(conn: Connection, entries: Sequence[Entry]) -> list[int | None]:
+    """Claim each entry's delivery and log the entries that won theirs, in one transaction.
+
+    Returns each entry's row id, or None where its claim was already taken (a retry: no
+    second row, and the caller gives no second answer). Claim and row commit together, so
+    a claimed delivery always has its question logged.
+    """
+    claimed = ledger.claim_keys(conn, [e.claim for e in entries if e.claim is not None])
+    logged: list[int] = []  # positions of the entries that get a row
+    for position, entry in enumerate(entries):
+        if entry.claim is None:
+            logged.append(position)
+        elif entry.claim in claimed:
+            claimed.discard(entry.claim)  # a key twice in one batch: the first one wins
+            logged.append(position)
+    ids = insert(conn, [entries[p].row for p in logged])
+    found: list[int | None] = [None] * len(entries)
+    for position, log_id in zip(logged, ids, strict=True):
+        found[position] = log_id
+    return found
+
+
 def log(
     db: Database,
     secret: bytes,
@@ -62,43 +174,25 @@ def log(
     clauses: Sequence[tuple[str, str, float]],
     when: datetime | None = None,
 ) -> int:
-    """Store one masked question; return its row id (for feedback).
+    """Store one masked question in its own transaction; return its row id (for feedback).
 
-    ``secret`` keys the asker's pseudonym.
+    ``secret`` keys the asker's pseudonym. (``Store`` batches concurrent questions instead.)
     """
-    masked = mask_question(question, is_known)
-    day = _utc_day(when)
-    iso = day.isocalendar()
-    asker = None if user is None else pseudonym(secret, platform, workspace, user, iso.year)
+    row = prepare(
+        secret,
+        platform=platform,
+        user=user,
+        workspace=workspace,
+        question=question,
+        is_known=is_known,
+        answered=answered,
+        clauses=clauses,
+        when=when,
+    )
     with db.write(durable=False) as conn:
-        log_id = conn.execute(
-            questions.insert()
-            .values(
-                week=f"{iso.year}-W{iso.week:02d}",
-                created_on=day,
-                platform=platform,
-                asker=asker,
-                question=masked,
-                answered=answered,
-            )
-            .returning(questions.c.id)
-        ).scalar_one()
-        if clauses:
-            conn.execute(
-                question_clauses.insert(),
-                [
-                    {
-                        "question_id": log_id,
-                        "rank": rank,
-                        "policy_id": policy_id,
-                        "clause_id": clause_id,
-                        "score": float(score),
-                    }
-                    for rank, (policy_id, clause_id, score) in enumerate(clauses)
-                ],
-            )
+        [log_id] = insert(conn, [row])
     logger.debug("logged question %d (%s, answered=%s)", log_id, platform, answered)
-    return int(log_id)
+    return log_id
 
 
 def feedback(db: Database, log_id: int, helpful: bool) -> None:

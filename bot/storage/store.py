@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from alembic.config import Config
 from sqlalchemy import text
 
 from bot.config import Settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, StorageError
 from bot.knowledge import Policy
 from bot.storage import acknowledgements, conversations, ledger, questions, versions
 from bot.storage.acknowledgements import (
@@ -33,6 +34,7 @@ from bot.storage.acknowledgements import (
 )
 from bot.storage.conversations import StoredReference
 from bot.storage.database import DEFAULT_BUSY_TIMEOUT, Database, open_database, resolve_url
+from bot.storage.group_commit import GroupCommit
 from bot.storage.questions import LoggedQuestion
 from bot.storage.versions import StoredPolicyVersion
 
@@ -58,6 +60,10 @@ class Store:
         self.db = db
         self._secret = secret
         self._retention_days = retention_days
+        # Concurrent questions share one transaction and one commit (see group_commit.py).
+        self._question_log: GroupCommit[questions.Entry, int | None] = GroupCommit(
+            db, questions.insert_claimed, durable=False, name="question-log"
+        )
 
     @classmethod
     def from_settings(
@@ -100,7 +106,8 @@ class Store:
         self.db.check()
 
     def close(self) -> None:
-        """Release every pooled connection."""
+        """Commit the questions still queued, then release every pooled connection."""
+        self._question_log.close()
         self.db.close()
 
     # Question log ------------------------------------------------------------------
@@ -120,10 +127,44 @@ class Store:
         """Log one question, masked and pseudonymised first; return its id for feedback.
 
         ``clauses`` are ``(policy_id, clause_id, score)``, best first. Only the ISO week
-        and the day (for retention) of ``when`` are kept.
+        and the day (for retention) of ``when`` are kept. Waits until the row is committed.
         """
-        return questions.log(
-            self.db,
+        log_id = self.submit_question(
+            platform=platform,
+            user=user,
+            workspace=workspace,
+            question=question,
+            is_known=is_known,
+            answered=answered,
+            clauses=clauses,
+            when=when,
+        ).result()
+        if log_id is None:  # only a claimed delivery is ever refused
+            raise StorageError("The question log refused a question without a claim.")
+        return log_id
+
+    def submit_question(
+        self,
+        *,
+        platform: str,
+        user: str | None,
+        workspace: str | None,
+        question: str,
+        is_known: Callable[[str], bool],
+        answered: bool,
+        clauses: Sequence[tuple[str, str, float]],
+        claim: str | None = None,
+        when: datetime | None = None,
+    ) -> Future[int | None]:
+        """Queue a question for the log without waiting; masked and pseudonymised first.
+
+        The future holds the row id once the row is committed (together with whatever
+        other questions were waiting), or ``StorageError`` if that commit failed. With
+        ``claim`` (a delivery key, as ``claim_delivery`` takes) the key is claimed in the
+        same transaction; if it was already claimed nothing is logged and the future holds
+        None. Raises ``StorageError`` after ``close``.
+        """
+        row = questions.prepare(
             self._secret,
             platform=platform,
             user=user,
@@ -134,6 +175,7 @@ class Store:
             clauses=clauses,
             when=when,
         )
+        return self._question_log.submit(questions.Entry(row, claim))
 
     def record_feedback(self, log_id: int, helpful: bool) -> None:
         """Record helpful / not helpful for a logged question."""

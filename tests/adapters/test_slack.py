@@ -24,7 +24,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from adapters import slack_blocks as kit
 from adapters.slack import AcknowledgementLines, no_acknowledgement_requests
 from adapters.web import create_app
-from bot.chat import Incoming, Reply
+from bot.chat import Reply
 from bot.config import Settings
 from bot.knowledge import Clause, Obligation, Policy, save_policy, sha256_text
 from bot.service import PolicyBot
@@ -469,9 +469,9 @@ def test_url_verification_echoes_the_challenge(template: Path, tmp_path: Path) -
 class SlowBot(PolicyBot):
     """The real bot, taking a second per question: long enough to see who waits for whom."""
 
-    def handle(self, incoming: Incoming) -> Reply:
+    def ask(self, question: str) -> Reply:
         time.sleep(1.0)
-        return super().handle(incoming)
+        return super().ask(question)
 
 
 def test_slack_gets_its_2xx_at_once_and_the_answer_follows(template: Path, tmp_path: Path) -> None:

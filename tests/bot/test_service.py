@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 
 from bot.chat import Incoming
+from bot.config import Settings
 from bot.errors import KnowledgeError, QuestionError
 from bot.knowledge import Clause, Obligation, Policy, save_policy, sha256_text
 from bot.lexicon import Lexicon
 from bot.service import MAX_QUESTION_CHARS, Library, PolicyBot
+from bot.storage import Store
 
 CLAUSES = (
     Clause(
@@ -128,3 +130,48 @@ def test_library_loads_a_folder_made_on_disk(tmp_path: Path) -> None:
     library = Library.load(tmp_path)
     assert [p.id for p in library.policies] == ["tiny"]
     assert len(library.index) == len(CLAUSES)
+
+
+# Logging through the store: claims, repeats, a database that is down ----------------------
+
+
+def _store(folder: Path, *, migrated: bool = True) -> Store:
+    settings = Settings(
+        _env_file=None,
+        DATABASE_URL=f"sqlite:///{folder}/t.db",
+        POLICYBOT_DATA_DIR=folder,
+        POLICYBOT_SECRET_KEY="test-key",
+    )
+    store = Store.from_settings(settings)
+    if migrated:
+        store.upgrade()
+    return store
+
+
+def test_submit_logs_the_question_and_a_repeated_delivery_gets_no_second_answer(
+    tmp_path: Path,
+) -> None:
+    store = _store(tmp_path)
+    try:
+        logging_bot = PolicyBot(Library.from_policies((POLICY,), LEXICON), store)
+        asked = Incoming(text="pics of pupils on my phone", platform="slack", user="U1")
+        first = logging_bot.submit(asked, claim="slack:Ev1").result(30)
+        again = logging_bot.submit(asked, claim="slack:Ev1").result(30)
+        assert first is not None and first.log_id is not None and first.answered
+        assert again is None
+        assert [q.id for q in store.logged_questions()] == [first.log_id]
+    finally:
+        store.close()
+
+
+def test_a_database_that_is_down_never_stops_the_answer(tmp_path: Path) -> None:
+    store = _store(tmp_path, migrated=False)  # no tables: every write fails
+    try:
+        logging_bot = PolicyBot(Library.from_policies((POLICY,), LEXICON), store)
+        asked = Incoming(text="pics of pupils on my phone", platform="slack", user="U1")
+        claimed = logging_bot.submit(asked, claim="slack:Ev1").result(30)
+        handled = logging_bot.handle(asked)
+        for reply in (claimed, handled):
+            assert reply is not None and reply.answered and reply.log_id is None
+    finally:
+        store.close()

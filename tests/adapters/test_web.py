@@ -89,26 +89,27 @@ async def client_for(settings: Settings, **options: Any) -> AsyncIterator[TestCl
 
 # -- signatures ----------------------------------------------------------------------------
 
-NOW = int(time.time())
-
 
 def headers_for(case: str) -> tuple[bytes, dict[str, str]]:
     """A request body and headers for one way of getting the signature wrong (or right)."""
+    # Read the clock per request: a module-level "now" goes stale on a slow run, and
+    # "inside-window" (30 s inside) then falls outside.
+    now = int(time.time())
     body = CHALLENGE
-    good = sign(body)
+    good = sign(body, timestamp=now)
     signature = good["X-Slack-Signature"]
     cases: dict[str, tuple[bytes, dict[str, str]]] = {
         "valid": (body, good),
-        "inside-window": (body, sign(body, timestamp=NOW - MAX_CLOCK_SKEW_SECONDS + 30)),
+        "inside-window": (body, sign(body, timestamp=now - MAX_CLOCK_SKEW_SECONDS + 30)),
         "forged": (body, sign(body, secret="not-the-secret")),
-        "stale": (body, sign(body, timestamp=NOW - MAX_CLOCK_SKEW_SECONDS - 30)),
-        "future": (body, sign(body, timestamp=NOW + MAX_CLOCK_SKEW_SECONDS + 30)),
+        "stale": (body, sign(body, timestamp=now - MAX_CLOCK_SKEW_SECONDS - 30)),
+        "future": (body, sign(body, timestamp=now + MAX_CLOCK_SKEW_SECONDS + 30)),
         "tampered": (body.replace(b"c-1", b"c-2"), good),
         "no-headers": (body, {}),
-        "no-signature": (body, {"X-Slack-Request-Timestamp": str(NOW)}),
+        "no-signature": (body, {"X-Slack-Request-Timestamp": str(now)}),
         "no-timestamp": (body, {"X-Slack-Signature": signature}),
         "junk-timestamp": (body, {**good, "X-Slack-Request-Timestamp": "yesterday"}),
-        "float-timestamp": (body, {**good, "X-Slack-Request-Timestamp": f"{NOW}.5"}),
+        "float-timestamp": (body, {**good, "X-Slack-Request-Timestamp": f"{now}.5"}),
         "negative-timestamp": (body, {**good, "X-Slack-Request-Timestamp": "-1"}),
         "huge-timestamp": (body, {**good, "X-Slack-Request-Timestamp": "9" * 400}),
         "arabic-digits": (body, {**good, "X-Slack-Request-Timestamp": "١٧٠٠٠٠٠٠٠٠"}),

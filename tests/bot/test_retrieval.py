@@ -36,6 +36,21 @@ def synthetic_policy(n: int, seed: int) -> Policy:
     )
 
 
+def indexed(clauses: tuple[Clause, ...]) -> tuple[Analyzer, ClauseIndex]:
+    """An analyser (no lexicon) and an index over one small policy of these clauses."""
+    policy = Policy(
+        id="p",
+        title="P",
+        version="1",
+        contact="x",
+        source="s",
+        content_hash=sha256_text("p"),
+        clauses=clauses,
+    )
+    analyzer = Analyzer(EMPTY_LEXICON, [c.text for c in clauses])
+    return analyzer, ClauseIndex([policy], analyzer)
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_candidate_scoring_matches_get_scores(seed: int) -> None:
     policy = synthetic_policy(400, seed)
@@ -72,17 +87,7 @@ def test_fields_all_count_and_text_counts_most() -> None:
         Clause(id="b", section=("Other",), text="Gambling is forbidden."),
         Clause(id="c", section=("Other",), text="Nothing here.", questions=("gambling?",)),
     )
-    policy = Policy(
-        id="p",
-        title="P",
-        version="1",
-        contact="x",
-        source="s",
-        content_hash=sha256_text("p"),
-        clauses=clauses,
-    )
-    analyzer = Analyzer(EMPTY_LEXICON, [c.text for c in clauses])
-    index = ClauseIndex([policy], analyzer)
+    analyzer, index = indexed(clauses)
     hits = index.search(analyzer.query("gambling"), k=3)
     assert [index.entries[h.entry][1].id for h in hits] == ["b", "c", "a"]
 
@@ -92,17 +97,7 @@ def test_coverage_counts_unknown_words_below_recognised_topics() -> None:
         Clause(id="a", section=("S",), text="Lunch breaks are free time."),
         Clause(id="b", section=("S",), text="Passwords must be secret."),
     )
-    policy = Policy(
-        id="p",
-        title="P",
-        version="1",
-        contact="x",
-        source="s",
-        content_hash=sha256_text("p"),
-        clauses=clauses,
-    )
-    analyzer = Analyzer(EMPTY_LEXICON, [c.text for c in clauses])
-    index = ClauseIndex([policy], analyzer)
+    analyzer, index = indexed(clauses)
     whole = index.coverage(analyzer.query("lunch breaks"), 0)
     with_filler = index.coverage(analyzer.query("lunch breaks zorblax"), 0)
     assert whole == 1.0
@@ -122,16 +117,6 @@ def test_alternate_questions_count_one_by_one() -> None:
         ),
         Clause(id="other", section=("S",), text="Personal email addresses are private."),
     )
-    policy = Policy(
-        id="p",
-        title="P",
-        version="1",
-        contact="x",
-        source="s",
-        content_hash=sha256_text("p"),
-        clauses=clauses,
-    )
-    analyzer = Analyzer(EMPTY_LEXICON, [c.text for c in clauses])
-    index = ClauseIndex([policy], analyzer)
+    analyzer, index = indexed(clauses)
     hits = index.search(analyzer.query("school email for personal stuff"), k=2)
     assert [index.entries[h.entry][1].id for h in hits] == ["email", "other"]

@@ -102,7 +102,6 @@ class ClauseIndex:
         self.entries: list[tuple[Policy, Clause]] = [(p, c) for p in policies for c in p.clauses]
         texts = {
             "text": [c.text for _, c in self.entries],
-            "questions": [" ".join(c.questions) for _, c in self.entries],  # for coverage
             "tags": [" ".join(c.tags) for _, c in self.entries],
             "section": [" ".join(c.section) for _, c in self.entries],
         }
@@ -112,6 +111,10 @@ class ClauseIndex:
             (i, analyzer.terms(q)) for i, (_, c) in enumerate(self.entries) for q in c.questions
         ]
         self._questions = _Field([terms for _, terms in questions])
+        # Each clause's question words together, for coverage.
+        analysed["questions"] = [[] for _ in self.entries]
+        for i, words_asked in questions:
+            analysed["questions"][i].extend(words_asked)
         owners = np.asarray([i for i, _ in questions], dtype=np.int64)
         # Questions are listed clause by clause: each clause's run starts where its id changes.
         self._question_starts = np.flatnonzero(np.diff(owners, prepend=-1)) if questions else owners

@@ -52,6 +52,11 @@ EXPANSION_MATCH = 0.5
 #: recognised topic the policies never mention. Unknown words are mostly names, chat filler
 #: and slips; they weaken a match but should not veto it on their own.
 UNKNOWN_INFORMATION = 0.5
+#: A clause restates a better-ranked one when it has the same obligation and this share
+#: of the shorter one's words, weighed by information, appears in the other: "Leave
+#: equipment unattended." under "Never:", and "Do not leave MoJ equipment unattended."
+#: in the key points.
+RESTATEMENT_OVERLAP = 0.8
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,7 @@ class ClauseIndex:
         # Questions are listed clause by clause: each clause's run starts where its id changes.
         self._question_starts = np.flatnonzero(np.diff(owners, prepend=-1)) if questions else owners
         self._question_owners = owners[self._question_starts]
+        self._text_terms = [frozenset(terms) for terms in analysed["text"]]
         self.doc_terms: list[frozenset[str]] = [
             frozenset(t for docs in analysed.values() for t in docs[i])
             for i in range(len(self.entries))
@@ -217,7 +223,28 @@ class ClauseIndex:
             if total[i] > 0
         ]
         hits.sort(key=lambda h: (-h.score * (COVERAGE_FLOOR + h.coverage) ** 2, h.entry))
-        return hits[:k]
+        kept: list[Hit] = []
+        for hit in hits:
+            if not any(self._restates(hit.entry, better.entry) for better in kept):
+                kept.append(hit)
+                if len(kept) == k:
+                    break
+        return kept
+
+    def _restates(self, entry: int, better: int) -> bool:
+        """True when a clause says again what a better-ranked clause says.
+
+        Policies repeat themselves (a "key points" list, then the same rule in its
+        section); offering the repeat as a related clause tells the reader nothing new.
+        """
+        if self.entries[entry][1].obligation != self.entries[better][1].obligation:
+            return False
+        words, other = self._text_terms[entry], self._text_terms[better]
+        shorter = min(self._weight_of(words), self._weight_of(other))
+        return shorter > 0 and self._weight_of(words & other) >= RESTATEMENT_OVERLAP * shorter
+
+    def _weight_of(self, terms: frozenset[str]) -> float:
+        return sum(self._info[t] for t in terms)
 
     def information(self, concept: Concept) -> float:
         """How much a concept tells about the topic: the idf of its rarest known term.

@@ -120,3 +120,32 @@ def test_alternate_questions_count_one_by_one() -> None:
     analyzer, index = indexed(clauses)
     hits = index.search(analyzer.query("school email for personal stuff"), k=2)
     assert [index.entries[h.entry][1].id for h in hits] == ["email", "other"]
+
+
+def test_a_restated_clause_gives_way_to_the_next_one() -> None:
+    # Policies repeat a rule in their key points and again in its section: the repeat is
+    # not offered beside the rule, but a clause with the opposite obligation still is.
+    clauses = (
+        Clause(
+            id="rule", section=("S",), text="Leave equipment unattended.", obligation="prohibited"
+        ),
+        Clause(
+            id="repeat",
+            section=("Key points",),
+            text="Do not leave MoJ equipment unattended.",
+            obligation="prohibited",
+        ),
+        Clause(id="lock", section=("S",), text="Lock your equipment when unattended."),
+        Clause(
+            id="allowed",
+            section=("S",),
+            text="You may leave equipment in a locked room.",
+            obligation="permitted",
+        ),
+    )
+    analyzer, index = indexed(clauses)
+    hits = index.search(analyzer.query("can I leave equipment unattended"), k=3)
+    ids = [index.entries[h.entry][1].id for h in hits]
+    assert ids[0] in {"rule", "repeat"}
+    assert not {"rule", "repeat"} <= set(ids)
+    assert set(ids[1:]) == {"lock", "allowed"}

@@ -306,10 +306,13 @@ class Analyzer:
 _STEMMER = Stemmer.Stemmer("english")
 
 # Snowball over-stems a few words policies lean on into other words: "personal" would meet
-# "person" (a generic word: "the person next to me"), "business" would meet "busy".
+# "person" (a generic word: "the person next to me"), "business" would meet "busy", and an
+# "allowance" (money) would be "allowed" (a generic word).
 _STEM_EXCEPTIONS = {
     "personal": "personal",
     "personally": "personal",
+    "allowance": "allowanc",
+    "allowances": "allowanc",
     "business": "business",
     "businesses": "business",
     "authority": "authoriti",

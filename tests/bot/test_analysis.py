@@ -102,3 +102,11 @@ def test_personal_is_not_stemmed_to_person(analyzer: Analyzer) -> None:
     # "person" is a generic word ("the person next to me"); "personal use" is a topic.
     assert analyzer.terms("personal persons personally") == ["personal", "person", "personal"]
     assert analyzer.terms("business busy") == ["business", "busi"]
+
+
+def test_an_allowance_is_money_not_permission(analyzer: Analyzer) -> None:
+    # "allowed" is a generic word; "the working from home allowance" is about pay.
+    (allowance,) = analyzer.query("allowance").concepts
+    (allowed,) = analyzer.query("allowed").concepts
+    assert not allowance.generic and allowed.generic
+    assert analyzer.terms("allowances allowed") == ["allowanc", "allow"]

@@ -307,13 +307,15 @@ _STEMMER = Stemmer.Stemmer("english")
 
 # Snowball over-stems a few words policies lean on into other words: "personal" would meet
 # "person" (a generic word: "the person next to me"), "business" would meet "busy", and an
-# "allowance" (money) would be "allowed" (a generic word).
+# "allowance" (money) would be "allowed" and being "fined" would be "fine" (generic words).
 _STEM_EXCEPTIONS = {
     "personal": "personal",
     "personally": "personal",
     "allowance": "allowanc",
     "allowances": "allowanc",
     "business": "business",
+    "fined": "fined",
+    "fines": "fined",
     "businesses": "business",
     "authority": "authoriti",
     "authorities": "authoriti",

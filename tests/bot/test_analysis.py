@@ -110,3 +110,4 @@ def test_an_allowance_is_money_not_permission(analyzer: Analyzer) -> None:
     (allowed,) = analyzer.query("allowed").concepts
     assert not allowance.generic and allowed.generic
     assert analyzer.terms("allowances allowed") == ["allowanc", "allow"]
+    assert analyzer.terms("fined fines fine") == ["fined", "fined", "fine"]

@@ -84,7 +84,7 @@ havent hasnt hadnt shouldnt couldnt wouldnt werent mustnt neednt youve weve they
 # matching only these does not answer a question.
 GENERIC_WORDS = frozenset(
     """
-allow allowed allowing permit permitted permission ok okay alright fine
+allow allowed allowing permit permitted permission ok okay alright fine problem
 forbidden banned rule rules policy policies guidance guideline guidelines procedure
 school schools staff staffs member members employee employees
 teacher teachers people person work working job use used using usage new do make made

@@ -82,6 +82,9 @@ def test_generic_and_unknown_words_are_flagged(analyzer: Analyzer) -> None:
     concepts = {c.surface: c for c in analyzer.query("is parking allowed at school").concepts}
     assert concepts["allowed"].generic and concepts["school"].generic
     assert not concepts["parking"].generic and not concepts["parking"].recognised
+    # Asking whether something is "a problem" frames the question, like "ok" or "allowed".
+    framing = {c.surface: c for c in analyzer.query("is it a problem if I park here").concepts}
+    assert framing["problem"].generic and not framing["park"].generic
 
 
 def test_known_words_are_vocabulary_lexicon_or_stop_words(analyzer: Analyzer) -> None:

@@ -1,9 +1,10 @@
 """The answer rule: quote the best clause, or decline honestly.
 
 A clause answers a question when it covers more than half of what the question is about,
-weighed by information (see ``ClauseIndex.coverage``). A clause that shares only a broader
-meaning with a one-topic question ("equipment" for "photocopier") covers exactly half,
-and does not answer. The rule is the same for every policy and needs no score threshold:
+weighed by information (see ``ClauseIndex.coverage``), and names at least one of its topics
+in the asker's words or a synonym. A clause that shares only broader meanings with a
+question ("equipment" for "photocopier") does not answer, however much of it they cover.
+The rule is the same for every policy and needs no score threshold:
 BM25 scores are not comparable across questions, but "the clause mentions most of what
 you asked about" is. A question whose words are
 all stop words or generic ("is it allowed at school?") covers nothing and is declined.
@@ -20,6 +21,11 @@ COVERAGE_TO_ANSWER = 0.5
 #: A runner-up is offered beside the answer when it scores at least this share of it.
 RELATED_SCORE_SHARE = 0.6
 MAX_RELATED = 2
+
+
+def answers(hit: Hit) -> bool:
+    """True when a clause may be given as the answer to the question it was found for."""
+    return hit.direct and hit.coverage > COVERAGE_TO_ANSWER
 
 
 def to_citation(index: ClauseIndex, hit: Hit) -> Citation:
@@ -40,13 +46,13 @@ def to_citation(index: ClauseIndex, hit: Hit) -> Citation:
 def answer(index: ClauseIndex, query: Query, hits: list[Hit], contact: str) -> Reply:
     """Build the reply for an analysed question from its ranked hits."""
     clauses = tuple(to_citation(index, hit) for hit in hits[:3])
-    if not hits or hits[0].coverage <= COVERAGE_TO_ANSWER:
+    if not hits or not answers(hits[0]):
         return decline(query.text, clauses, contact)
     best = hits[0]
     related = tuple(
         to_citation(index, hit)
         for hit in hits[1 : 1 + MAX_RELATED]
-        if hit.score >= RELATED_SCORE_SHARE * best.score and hit.coverage > COVERAGE_TO_ANSWER
+        if hit.score >= RELATED_SCORE_SHARE * best.score and answers(hit)
     )
     return quote(query.text, clauses[0], related, clauses, contact)
 

@@ -45,9 +45,12 @@ COVERAGE_FLOOR = 0.25
 #: How much a match counts towards coverage, against a word matched as typed in the
 #: clause: a synonym (or part of a phrase) in its words, a typed word found only in its
 #: curated alternate questions, and a broader meaning only ("equipment" for "photocopier").
+#: A broader meaning counts for a little more than half: "install Spotify on my work
+#: laptop" is answered by "installing unauthorised software" when the clause names the
+#: rest. It never answers on its own (``Hit.direct``).
 SYNONYM_MATCH = 0.9
 CURATED_MATCH = 0.75
-EXPANSION_MATCH = 0.5
+EXPANSION_MATCH = 0.6
 #: Information of a word nobody knows (not in the policies nor the lexicon), against a
 #: recognised topic the policies never mention. Unknown words are mostly names, chat filler
 #: and slips; they weaken a match but should not veto it on their own.
@@ -61,11 +64,16 @@ RESTATEMENT_OVERLAP = 0.8
 
 @dataclass(frozen=True)
 class Hit:
-    """A scored clause: ``entry`` indexes ``ClauseIndex.entries``."""
+    """A scored clause: ``entry`` indexes ``ClauseIndex.entries``.
+
+    ``direct`` is True when the clause matches at least one of the question's topics in
+    its own words or a synonym, not only through broader meanings.
+    """
 
     entry: int
     score: float
     coverage: float
+    direct: bool = True
 
 
 class _Field:
@@ -218,7 +226,7 @@ class ClauseIndex:
         pool = min(RERANK_POOL, len(total))
         top = np.argpartition(-total, pool - 1)[:pool]
         hits = [
-            Hit(i, float(total[i]), self._coverage(weighed, i))
+            Hit(i, float(total[i]), *self._coverage(weighed, i))
             for i in top.tolist()
             if total[i] > 0
         ]
@@ -270,17 +278,23 @@ class ClauseIndex:
         curated alternate questions, or only a broader meaning match (the ``*_MATCH``
         weights).
         """
-        return self._coverage(self._weighed(query), entry)
+        return self._coverage(self._weighed(query), entry)[0]
 
     def _weighed(self, query: Query) -> list[tuple[Concept, float]]:
         # A concept's information depends on the question only: weigh it once, not per clause.
         return [(concept, self.information(concept)) for concept in query.topical]
 
-    def _coverage(self, weighed: list[tuple[Concept, float]], entry: int) -> float:
+    def _coverage(self, weighed: list[tuple[Concept, float]], entry: int) -> tuple[float, bool]:
+        """The coverage, and whether any concept matched more than by a broader meaning."""
         core, terms = self._core_terms[entry], self.doc_terms[entry]
-        total = sum(weight for _, weight in weighed)
-        matched = sum(weight * self._credit(c, core, terms) for c, weight in weighed)
-        return matched / total if total else 0.0
+        total = matched = 0.0
+        direct = False
+        for concept, weight in weighed:
+            credit = self._credit(concept, core, terms)
+            total += weight
+            matched += weight * credit
+            direct = direct or credit > EXPANSION_MATCH
+        return (matched / total if total else 0.0), direct
 
     def _credit(self, concept: Concept, core: frozenset[str], terms: frozenset[str]) -> float:
         if concept.stems and all(s in core for s in concept.stems):

@@ -96,6 +96,20 @@ def test_a_broader_meaning_alone_does_not_answer(bot: PolicyBot) -> None:
     assert reply.clauses and reply.clauses[0].id == "photos-1"
 
 
+def test_broader_meanings_alone_do_not_answer_however_many(bot: PolicyBot) -> None:
+    # Each word falls under something the clause names (equipment, photographs), so the
+    # clause covers more than half of the question, but none of it in the asker's words.
+    reply = bot.ask("photocopier selfie?")
+    assert reply.clauses and reply.clauses[0].id == "photos-1"
+    assert not reply.answered
+
+
+def test_a_named_instance_answers_beside_the_asker_own_words(bot: PolicyBot) -> None:
+    # "pics" are photographs: with "pupils" in the clause's own words, it answers.
+    reply = bot.ask("can I use the photocopier for pics of pupils?")
+    assert reply.answered and reply.answer is not None and reply.answer.id == "photos-1"
+
+
 def test_generic_words_alone_are_declined(bot: PolicyBot) -> None:
     assert not bot.ask("is it allowed at school?").answered
 

@@ -49,3 +49,42 @@ def test_uncurated_ingested_policy_meets_the_floors(tmp_path: Path) -> None:
     misses = [m.question for m in report.misses]
     assert report.top1 >= MOJ_TOP1_FLOOR, misses
     assert report.top3 >= MOJ_TOP3_FLOOR, misses
+
+
+# Our own question sets (tests/data/questions), written while tuning: chat-style questions on
+# the other shared policies, and questions none of the policies covers. They pin behaviour
+# against regressions; they do not measure generality, which unseen sets judge.
+OWN = Path(__file__).resolve().parents[1] / "data" / "questions"
+
+
+@pytest.mark.parametrize(
+    ("policy", "questions", "top1", "top3", "wrongly_declined", "answered_uncovered"),
+    [
+        ("gitlab-social-media.md", "gitlab-social-media.jsonl", 0.60, 0.93, 4, 0),
+        ("moj-acceptable-use.md", "moj-acceptable-use.jsonl", 0.80, 0.93, 5, 0),
+        ("moj-remote-working.md", "moj-remote-working.uncovered.jsonl", 0, 0, 0, 0),
+        # Known false answers: "what's the wifi password?" (the passwords clause) and
+        # "can I swap my lunch duty?" (lunch breaks, professional duties).
+        (None, "staff-acceptable-use.uncovered.jsonl", 0, 0, 0, 2),
+    ],
+)
+def test_own_question_sets_meet_their_floors(
+    tmp_path: Path,
+    policy: str | None,
+    questions: str,
+    top1: float,
+    top3: float,
+    wrongly_declined: int,
+    answered_uncovered: int,
+) -> None:
+    from bot.ingest import ingest_to_folder
+
+    folder = bundled_knowledge_dir()
+    if policy is not None:
+        folder = tmp_path / "ingested"
+        ingest_to_folder(SHARED / "policies" / policy, folder)
+    report = evaluate(read_questions(OWN / questions), PolicyBot(Library.load(folder)).ask)
+    misses = [m.question for m in report.misses]
+    assert report.top1 >= top1 and report.top3 >= top3, misses
+    assert report.wrongly_declined <= wrongly_declined, misses
+    assert report.uncovered - report.declined_uncovered <= answered_uncovered, misses

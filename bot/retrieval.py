@@ -56,10 +56,13 @@ EXPANSION_MATCH = 0.6
 #: and slips; they weaken a match but should not veto it on their own.
 UNKNOWN_INFORMATION = 0.5
 #: A clause restates a better-ranked one when it has the same obligation and this share
-#: of the shorter one's words, weighed by information, appears in the other: "Leave
-#: equipment unattended." under "Never:", and "Do not leave MoJ equipment unattended."
-#: in the key points.
+#: of the shorter one's topic words, weighed by information, appears in the other: "Do not leave MoJ
+#: equipment unattended." in the key points after "Leave equipment unattended." under
+#: "Never:".
 RESTATEMENT_OVERLAP = 0.8
+#: Not topic words for that comparison, like generic words (must, staff): the obligation
+#: already says whether a clause forbids.
+NEGATIONS = frozenset({"not", "never", "no"})
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,10 @@ class ClauseIndex:
         # Questions are listed clause by clause: each clause's run starts where its id changes.
         self._question_starts = np.flatnonzero(np.diff(owners, prepend=-1)) if questions else owners
         self._question_owners = owners[self._question_starts]
-        self._text_terms = [frozenset(terms) for terms in analysed["text"]]
+        self._topic_terms = [
+            frozenset(t for t in terms if not is_generic(t) and t not in NEGATIONS)
+            for terms in analysed["text"]
+        ]
         self.doc_terms: list[frozenset[str]] = [
             frozenset(t for docs in analysed.values() for t in docs[i])
             for i in range(len(self.entries))
@@ -244,10 +250,12 @@ class ClauseIndex:
 
         Policies repeat themselves (a "key points" list, then the same rule in its
         section); offering the repeat as a related clause tells the reader nothing new.
+        Only topic words count: "accept parents as friends" and "post about parents" share
+        "must not", "staff" and "parents" but are different rules.
         """
         if self.entries[entry][1].obligation != self.entries[better][1].obligation:
             return False
-        words, other = self._text_terms[entry], self._text_terms[better]
+        words, other = self._topic_terms[entry], self._topic_terms[better]
         shorter = min(self._weight_of(words), self._weight_of(other))
         return shorter > 0 and self._weight_of(words & other) >= RESTATEMENT_OVERLAP * shorter
 

@@ -149,3 +149,29 @@ def test_a_restated_clause_gives_way_to_the_next_one() -> None:
     assert ids[0] in {"rule", "repeat"}
     assert not {"rule", "repeat"} <= set(ids)
     assert set(ids[1:]) == {"lock", "allowed"}
+
+
+def test_different_rules_on_the_same_people_are_not_restatements() -> None:
+    # "must not", "staff" and "pupils or parents" are shared; what is forbidden is not.
+    clauses = (
+        Clause(
+            id="friend",
+            section=("Social media",),
+            text="Staff must not accept pupils or parents as friends on personal social networking"
+            " sites.",
+            obligation="prohibited",
+        ),
+        Clause(
+            id="post",
+            section=("Social media",),
+            text="Staff must not post about pupils or parents on personal social networking sites.",
+            obligation="prohibited",
+        ),
+        Clause(
+            id="photos", section=("Photos",), text="Staff may photograph pupils on school devices."
+        ),
+        Clause(id="passwords", section=("Passwords",), text="Passwords must be kept private."),
+    )
+    analyzer, index = indexed(clauses)
+    hits = index.search(analyzer.query("can I post about parents on social networking sites"))
+    assert [index.entries[h.entry][1].id for h in hits][:2] == ["post", "friend"]

@@ -79,6 +79,31 @@ class Hit:
     direct: bool = True
 
 
+@dataclass(frozen=True)
+class _Matcher:
+    """One concept of a question, ready to be checked against clause after clause."""
+
+    weight: float  # its information
+    typed: frozenset[str]
+    synonyms: tuple[frozenset[str], ...]
+    key: str | None  # the telling word of a typed phrase
+    expansions: tuple[frozenset[str], ...]
+
+    def credit(self, core: frozenset[str], terms: frozenset[str]) -> float:
+        """How much a clause (its own words ``core``, all its ``terms``) matches it."""
+        if self.typed and self.typed <= core:
+            return 1.0
+        if any(p <= core for p in self.synonyms):
+            return SYNONYM_MATCH
+        if self.key is not None and self.key in core:
+            return SYNONYM_MATCH  # the telling word of a phrase: "wikipedia" of "update wikipedia"
+        if self.typed and self.typed <= terms:
+            return CURATED_MATCH
+        if any(p <= terms for p in self.expansions):
+            return EXPANSION_MATCH
+        return 0.0
+
+
 class _Field:
     """One field's inverted lists, with BM25Plus term weights precomputed per posting."""
 
@@ -103,6 +128,34 @@ class _Field:
             weight = tf_array * (bm25.k1 + 1) / (norm[id_array] + tf_array)
             self.postings[term] = (id_array, weight)
 
+    def scaled(self, field_weight: float) -> _Postings:
+        """Each term's postings with the field's weight and the term's idf folded in."""
+        return {
+            term: (ids, (field_weight * self.idf[term]) * tfw)
+            for term, (ids, tfw) in self.postings.items()
+        }
+
+
+_Postings = dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]
+
+
+def _merged(parts: Sequence[_Postings]) -> _Postings:
+    """Postings of several fields of the same documents as one: a term's score in a
+    document is the sum of its fields' scores."""
+    merged: _Postings = {}
+    for part in parts:
+        for term, (ids, values) in part.items():
+            found = merged.get(term)
+            if found is None:
+                merged[term] = (ids, values)
+                continue
+            all_ids = np.concatenate((found[0], ids))
+            unique, where = np.unique(all_ids, return_inverse=True)
+            summed = np.zeros(len(unique))
+            np.add.at(summed, where, np.concatenate((found[1], values)))
+            merged[term] = (unique, summed)
+    return merged
+
 
 class ClauseIndex:
     """Every clause of the loaded policies, searchable by analysed questions.
@@ -122,11 +175,17 @@ class ClauseIndex:
             "section": [" ".join(c.section) for _, c in self.entries],
         }
         analysed = {name: [analyzer.terms(t) for t in docs] for name, docs in texts.items()}
-        self._fields = {name: _Field(analysed[name]) for name in CLAUSE_FIELDS}
+        # One posting list a term over the clause's own fields, field weights folded in.
+        self._clause_postings = _merged(
+            [_Field(analysed[name]).scaled(FIELD_WEIGHTS[name]) for name in CLAUSE_FIELDS]
+        )
         questions = [
             (i, analyzer.terms(q)) for i, (_, c) in enumerate(self.entries) for q in c.questions
         ]
-        self._questions = _Field([terms for _, terms in questions])
+        self._n_questions = len(questions)
+        self._question_postings = _Field([terms for _, terms in questions]).scaled(
+            FIELD_WEIGHTS["questions"]
+        )
         # Each clause's question words together, for coverage.
         analysed["questions"] = [[] for _ in self.entries]
         for i, words_asked in questions:
@@ -167,7 +226,7 @@ class ClauseIndex:
     def scores(self, query: Query) -> npt.NDArray[np.float64]:
         """Score of every clause: each concept adds its best-matching alternative."""
         clauses = np.zeros(len(self.entries))
-        questions = np.zeros(len(self._questions.docs))
+        questions = np.zeros(self._n_questions)
         for concept in query.concepts:
             best: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None
             for stems, weight in concept.alternatives():
@@ -192,24 +251,15 @@ class ClauseIndex:
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Weighted scores of a bag of terms: per clause (its own fields), per question."""
         clauses = np.zeros(len(self.entries))
-        for name in CLAUSE_FIELDS:
-            self._field_scores(self._fields[name], FIELD_WEIGHTS[name], weights, clauses)
-        questions = np.zeros(len(self._questions.docs))
-        self._field_scores(self._questions, FIELD_WEIGHTS["questions"], weights, questions)
-        return clauses, questions
-
-    @staticmethod
-    def _field_scores(
-        field: _Field,
-        field_weight: float,
-        weights: dict[str, float],
-        into: npt.NDArray[np.float64],
-    ) -> None:
+        questions = np.zeros(self._n_questions)
         for term, query_weight in weights.items():
-            posting = field.postings.get(term)
+            posting = self._clause_postings.get(term)
             if posting is not None:
-                ids, tfw = posting
-                into[ids] += (field_weight * query_weight * field.idf[term]) * tfw
+                clauses[posting[0]] += query_weight * posting[1]
+            posting = self._question_postings.get(term)
+            if posting is not None:
+                questions[posting[0]] += query_weight * posting[1]
+        return clauses, questions
 
     def _best_question(self, questions: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Each clause's best alternate-question score (0 for a clause with none)."""
@@ -288,34 +338,32 @@ class ClauseIndex:
         """
         return self._coverage(self._weighed(query), entry)[0]
 
-    def _weighed(self, query: Query) -> list[tuple[Concept, float]]:
-        # A concept's information depends on the question only: weigh it once, not per clause.
-        return [(concept, self.information(concept)) for concept in query.topical]
+    def _weighed(self, query: Query) -> list[_Matcher]:
+        # What a concept can match, and how much it tells, depend on the question only:
+        # work them out once, not once per candidate clause.
+        return [self._matcher(concept) for concept in query.topical]
 
-    def _coverage(self, weighed: list[tuple[Concept, float]], entry: int) -> tuple[float, bool]:
+    def _matcher(self, concept: Concept) -> _Matcher:
+        stems = frozenset(concept.stems)
+        return _Matcher(
+            weight=self.information(concept),
+            typed=stems,
+            synonyms=tuple(frozenset(p) for p, w in concept.expansions if w >= SYNONYM_WEIGHT),
+            key=self._key_stem(concept.stems) if len(concept.stems) > 1 else None,
+            expansions=tuple(frozenset(p) for p, _ in concept.expansions),
+        )
+
+    def _coverage(self, weighed: list[_Matcher], entry: int) -> tuple[float, bool]:
         """The coverage, and whether any concept matched more than by a broader meaning."""
         core, terms = self._core_terms[entry], self.doc_terms[entry]
         total = matched = 0.0
         direct = False
-        for concept, weight in weighed:
-            credit = self._credit(concept, core, terms)
-            total += weight
-            matched += weight * credit
+        for matcher in weighed:
+            credit = matcher.credit(core, terms)
+            total += matcher.weight
+            matched += matcher.weight * credit
             direct = direct or credit > EXPANSION_MATCH
         return (matched / total if total else 0.0), direct
-
-    def _credit(self, concept: Concept, core: frozenset[str], terms: frozenset[str]) -> float:
-        if concept.stems and all(s in core for s in concept.stems):
-            return 1.0
-        if any(w >= SYNONYM_WEIGHT and all(s in core for s in p) for p, w in concept.expansions):
-            return SYNONYM_MATCH
-        if len(concept.stems) > 1 and self._key_stem(concept.stems) in core:
-            return SYNONYM_MATCH  # the telling word of a phrase: "wikipedia" of "update wikipedia"
-        if concept.stems and all(s in terms for s in concept.stems):
-            return CURATED_MATCH
-        if any(all(s in terms for s in phrase) for phrase, _ in concept.expansions):
-            return EXPANSION_MATCH
-        return 0.0
 
     def _key_stem(self, stems: tuple[str, ...]) -> str | None:
         """The most informative non-generic word of a phrase (unknown words count most)."""

@@ -24,7 +24,7 @@ import json
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, NamedTuple, TypeVar
@@ -64,7 +64,7 @@ from adapters.teams_package import (
 from adapters.teams_trends import TeamsTrends
 from bot.admins import Admins
 from bot.campaigns import Campaigns
-from bot.chat import Incoming, Reply
+from bot.chat import Incoming
 from bot.config import Settings
 from bot.errors import KnowledgeError, PolicyBotError, QuestionError, StorageError
 from bot.messenger import Accepted, Address, Message, Notice, Outcome, SendResult
@@ -288,12 +288,16 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
         await super().on_turn(turn_context)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
-        answer = await self._run(self._respond, turn_context.activity)
-        if isinstance(answer, _Question):
-            answer = await answer.card()
+        activity = turn_context.activity
+        text = self._question_of(activity)
+        # A question costs CPU only (its log row is queued for the group commit), so it is
+        # answered here; turns that read or write the database go to the worker thread.
+        if text is not None:
+            answer = await self._answer(activity, text)
+        else:
+            answer = await self._run(self._respond, activity)
         if answer.card is None:
             return
-        activity = turn_context.activity
         if answer.replace and activity.reply_to_id:
             replacement = _message(answer.card, answer.summary)
             replacement.id = activity.reply_to_id
@@ -333,30 +337,38 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
             card = cards.help_card(self.bot.help_text(), self.bot.examples, welcome=True)
             await turn_context.send_activity(_message(card))
 
-    def _respond(self, activity: Activity) -> _Answer | _Question:
-        """The card answering one message, or none (a repeat, or another app's button); for
-        a question, the answer waiting for the question log."""
-        key = f"teams:{(activity.id or '')[:200]}@{_digest(activity.conversation.id)}"
-        text = self._question_of(activity)
-        if text is not None:
-            incoming = Incoming(
-                text=text,
-                platform="teams",
-                user=_user_id(activity),
-                workspace=_tenant(activity),
-                event_id=activity.id,
-            )
-            try:  # the claim is made with the question's log row, in one transaction
-                logged = self.bot.submit(incoming, claim=key if activity.id else None)
-            except QuestionError as exc:
-                if activity.id and not self._claim(key):
-                    return _Answer(None)
-                return _Answer(cards.notice_card(str(exc)))
-            except PolicyBotError as exc:
-                log.error("teams: question failed (%s: %s)", type(exc).__name__, exc)
-                return _Answer(cards.notice_card(SORRY))
-            shared = activity.conversation.conversation_type in ("channel", "groupChat")
-            return _Question(logged, text if shared else None)
+    async def _answer(self, activity: Activity, text: str) -> _Answer:
+        """The card answering a question, once its log row (and delivery claim) committed;
+        no card for a repeat of an activity already answered."""
+        key = _delivery_key(activity)
+        incoming = Incoming(
+            text=text,
+            platform="teams",
+            user=_user_id(activity),
+            workspace=_tenant(activity),
+            event_id=activity.id,
+        )
+        try:  # the claim is made with the question's log row, in one transaction
+            logged = self.bot.submit(incoming, claim=key if activity.id else None)
+            reply = await asyncio.wrap_future(logged)
+        except QuestionError as exc:
+            if activity.id and not await self._run(self._claim, key):
+                return _Answer(None)
+            return _Answer(cards.notice_card(str(exc)))
+        except PolicyBotError as exc:
+            log.error("teams: question failed (%s: %s)", type(exc).__name__, exc)
+            return _Answer(cards.notice_card(SORRY))
+        if reply is None:
+            log.info("teams: activity %s delivered again; answered once", activity.id)
+            return _Answer(None)
+        shared = activity.conversation.conversation_type in ("channel", "groupChat")
+        card = cards.answer_card(reply, question=text if shared else None)
+        return _Answer(card, cards.summary(reply))
+
+    def _respond(self, activity: Activity) -> _Answer:
+        """The card answering a turn that is not a question (a button, a command, help), or
+        none (a repeat, or another app's button). Runs on the worker thread."""
+        key = _delivery_key(activity)
         if activity.id and not self._claim(key):
             log.info("teams: activity %s delivered again; answered once", activity.id)
             return _Answer(None)
@@ -441,22 +453,9 @@ class _Answer(NamedTuple):
     replace: bool = False
 
 
-class _Question(NamedTuple):
-    """A question answered, its log row (and delivery claim) still being committed."""
-
-    logged: Future[Reply | None]
-    echo: str | None  # the question, shown above the answer in a channel or group chat
-
-    async def card(self) -> _Answer:
-        try:
-            reply = await asyncio.wrap_future(self.logged)
-        except PolicyBotError as exc:
-            log.error("teams: question failed (%s: %s)", type(exc).__name__, exc)
-            return _Answer(cards.notice_card(SORRY))
-        if reply is None:
-            log.info("teams: a message delivered again; answered once")
-            return _Answer(None)
-        return _Answer(cards.answer_card(reply, question=self.echo), cards.summary(reply))
+def _delivery_key(activity: Activity) -> str:
+    """The delivery-ledger key of an activity: a retried activity has the same one."""
+    return f"teams:{(activity.id or '')[:200]}@{_digest(activity.conversation.id)}"
 
 
 def _turn(activity: Activity) -> TeamsTurn:

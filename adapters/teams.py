@@ -91,6 +91,8 @@ SORRY = "Sorry, something went wrong on my side. Please try again in a minute."
 GONE = "That clause is no longer in the policy I know; please ask your question again."
 NOT_RECORDED = "Sorry, I couldn't record that just now. Please try again later."
 _CLIENTS_MAX = 64
+#: People whose last conversation reference this process remembers (then it starts over).
+SEEN_LIMIT = 10_000
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 T = TypeVar("T")
@@ -282,6 +284,7 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
         # database work queues on one thread (a few for PostgreSQL).
         workers = 4 if store is not None and store.db.dialect == "postgresql" else 1
         self._worker = ThreadPoolExecutor(workers, thread_name_prefix="policybot-teams")
+        self._seen: dict[str, tuple[str | None, ...]] = {}
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         await self._remember(turn_context.activity)
@@ -434,6 +437,10 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
         user = _user_id(activity)
         if self.references is None or user is None:
             return
+        # Building the reference costs more than answering; most turns repeat the last one.
+        seen = _reference_fields(activity)
+        if self._seen.get(user) == seen:
+            return
         reference = TurnContext.get_conversation_reference(activity).serialize()
         reference.pop("activityId", None)  # changes with every message; not needed
         details = ("teams", _tenant(activity), user, reference)
@@ -442,6 +449,10 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
                 await self._run(self.references.save, *details)
             except StorageError as exc:
                 log.warning("teams: conversation reference not saved (%s)", type(exc).__name__)
+                return
+        if len(self._seen) >= SEEN_LIMIT:
+            self._seen.clear()
+        self._seen[user] = seen
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)
@@ -451,6 +462,24 @@ class _Answer(NamedTuple):
     card: cards.Card | None
     summary: str | None = None
     replace: bool = False
+
+
+def _reference_fields(activity: Activity) -> tuple[str | None, ...]:
+    """What a conversation reference is made of, cheaply: equal tuples, equal references."""
+    sender, bot, conversation = activity.from_property, activity.recipient, activity.conversation
+    return (
+        activity.service_url,
+        activity.channel_id,
+        activity.locale,
+        *((sender.id, sender.name, sender.aad_object_id, sender.role) if sender else ()),
+        *((bot.id, bot.name) if bot else ()),
+        *(
+            (conversation.id, conversation.tenant_id, conversation.conversation_type)
+            if conversation
+            else ()
+        ),
+        str(conversation.is_group) if conversation else None,
+    )
 
 
 def _delivery_key(activity: Activity) -> str:

@@ -72,7 +72,7 @@ shan she should shouldn so some such t than that the their theirs them themselve
 there these they this those through to too under until up ve very was wasn we were weren
 what when where which while who whom why will with won would wouldn y you your yours
 yourself yourselves can cant could im ive id dont doesnt didnt isnt arent wasnt m d
-also still just really actually next maybe please thanks thank hi hello hey ok okay yes yeah
+also just really actually next maybe please thanks thank hi hello hey ok okay yes yeah
 got get gets getting go going gone went let lets like want wants wanted need needs
 anyone someone something anything thing things stuff way lot lots bit quick one much many
 whats whos thats theyre youre hes shes wont isnt cant
@@ -81,7 +81,9 @@ havent hasnt hadnt shouldnt couldnt wouldnt werent mustnt neednt youve weve they
 )
 
 # Words that are about work and rules in general rather than about any topic: a clause
-# matching only these does not answer a question.
+# matching only these does not answer a question. "still" is here, not a stop word: "do the
+# rules still apply at home?" is answered by "you must still follow ...", yet "can I still
+# park?" is about parking.
 GENERIC_WORDS = frozenset(
     """
 allow allowed allowing permit permitted permission ok okay alright fine problem
@@ -89,6 +91,7 @@ forbidden banned rule rules policy policies guidance guideline guidelines proced
 school schools staff staffs member members employee employees
 teacher teachers people person work working job use used using usage new do make made
 time times day days say said know tell ask asked must may might shall whether
+still
 """.split()
 )
 

@@ -85,6 +85,8 @@ def test_generic_and_unknown_words_are_flagged(analyzer: Analyzer) -> None:
     # Asking whether something is "a problem" frames the question, like "ok" or "allowed".
     framing = {c.surface: c for c in analyzer.query("is it a problem if I park here").concepts}
     assert framing["problem"].generic and not framing["park"].generic
+    # "still" says a rule goes on holding; it ranks weakly, like "allowed", not a topic.
+    assert {c.surface: c for c in analyzer.query("can I still park").concepts}["still"].generic
 
 
 def test_known_words_are_vocabulary_lexicon_or_stop_words(analyzer: Analyzer) -> None:

@@ -29,7 +29,7 @@ def score(bot: PolicyBot, name: str) -> EvalReport:
 TARGETS = {"seed_top1": 0.95, "seed_top3": 0.98, "moj_top1": 0.65, "moj_top3": 0.85}
 SEED_TOP1_FLOOR = 0.975
 MOJ_TOP1_FLOOR = 0.65
-MOJ_TOP3_FLOOR = 0.80
+MOJ_TOP3_FLOOR = 0.85
 
 
 def test_bundled_policy_meets_the_floors() -> None:

@@ -104,6 +104,22 @@ def test_coverage_counts_unknown_words_below_recognised_topics() -> None:
     assert 0.5 < with_filler < 1.0
 
 
+def test_still_ranks_a_rule_that_still_holds_but_is_never_a_topic() -> None:
+    # "Do the rules still apply at home?" asks whether a rule holds in a new situation;
+    # policies say so with "still" ("you must still follow ..."). The word ranks such a
+    # clause first, but a clause lacking it covers the question just as fully.
+    clauses = (
+        Clause(id="home", section=("S",), text="Security rules apply at home and on trips."),
+        Clause(id="still", section=("S",), text="At home, security rules still apply to laptops."),
+    )
+    analyzer, index = indexed(clauses)
+    query = analyzer.query("do security rules still apply at home")
+    hits = index.search(query, k=2)
+    assert [index.entries[h.entry][1].id for h in hits] == ["still", "home"]
+    assert index.coverage(query, 0) == 1.0
+    assert index.coverage(analyzer.query("can i still park"), 0) == 0.0
+
+
 def test_alternate_questions_count_one_by_one() -> None:
     # A clause with one alternate question typed almost as asked beats a clause that shares
     # one word, however many other phrasings the first clause lists.

@@ -2,9 +2,9 @@
 
 Slack retries an event it thinks went unanswered and Teams may resubmit an activity; the
 adapters claim each delivery id ("slack:Ev123", "teams:<activity id>") before acting on it.
-A claim is an ``INSERT ... ON CONFLICT DO NOTHING``, atomic across threads and processes.
-Keys expire (two days by default, beyond any platform's retry window); expired keys are
-purged now and then by whoever claims next.
+A claim is one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` the earlier claim expired,
+atomic across threads and processes. Keys expire (two days by default, beyond any
+platform's retry window); expired keys are purged now and then by whoever claims next.
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
-from sqlalchemy import Connection, Delete, delete
+from sqlalchemy import Connection, Delete, Insert, delete
+from sqlalchemy.dialects import postgresql, sqlite
 
-from bot.storage.database import Database, insert_or_skip
+from bot.storage.database import Database
 from bot.storage.schema import delivery_ledger
 
 DEFAULT_TTL = timedelta(days=2)
@@ -44,26 +46,37 @@ def claim_keys(
 ) -> set[str]:
     """Claim ``keys`` on an open write transaction; the ones claimed now, by this call.
 
-    A key given twice is claimed once. Three statements whatever the number of keys.
+    A key given twice is claimed once. One statement whatever the number of keys (and,
+    now and then, a sweep of every expired key).
     """
     moment = datetime.now(UTC) if now is None else now.astimezone(UTC)
     unique = list(dict.fromkeys(keys))
     if not unique:
         return set()
-    # An expired claim of these very keys is forgotten first, so they can be claimed again.
-    conn.execute(
-        delete(delivery_ledger).where(
-            delivery_ledger.c.key.in_(unique), delivery_ledger.c.expires_at <= moment
-        )
-    )
     if random.randrange(PURGE_EVERY) == 0:
         conn.execute(_expired(moment))
     # RETURNING, not rowcount: drivers report -1 for some INSERTs.
     claimed = conn.execute(
-        insert_or_skip(conn, delivery_ledger).returning(delivery_ledger.c.key),
+        _claim_statement(conn.dialect.name),
         [{"key": key, "claimed_at": moment, "expires_at": moment + ttl} for key in unique],
     ).scalars()
     return set(claimed)
+
+
+@cache
+def _claim_statement(dialect: str) -> Insert:
+    """Insert new keys and take over expired claims; a live claim stays as it is and is
+    not returned. Built once: claims are on every question's path."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(delivery_ledger)
+    return statement.on_conflict_do_update(
+        index_elements=[delivery_ledger.c.key],
+        set_={
+            "claimed_at": statement.excluded.claimed_at,
+            "expires_at": statement.excluded.expires_at,
+        },
+        where=delivery_ledger.c.expires_at <= statement.excluded.claimed_at,
+    ).returning(delivery_ledger.c.key)
 
 
 def purge(db: Database, now: datetime | None = None) -> int:

@@ -93,6 +93,11 @@ def prepare(
     )
 
 
+# Built once: every question is inserted through them.
+_INSERT_QUESTIONS = questions.insert().returning(questions.c.id, sort_by_parameter_order=True)
+_INSERT_OFFERED = question_clauses.insert()
+
+
 def insert(conn: Connection, rows: Sequence[QuestionRow]) -> list[int]:
     """Insert prepared rows on an open write transaction; their ids, in the same order.
 
@@ -101,7 +106,7 @@ def insert(conn: Connection, rows: Sequence[QuestionRow]) -> list[int]:
     if not rows:
         return []
     ids = conn.execute(
-        questions.insert().returning(questions.c.id, sort_by_parameter_order=True),
+        _INSERT_QUESTIONS,
         [
             {
                 "week": row.week,
@@ -127,7 +132,7 @@ def insert(conn: Connection, rows: Sequence[QuestionRow]) -> list[int]:
         for rank, (policy_id, clause_id, score) in enumerate(row.clauses)
     ]
     if offered:
-        conn.execute(question_clauses.insert(), offered)
+        conn.execute(_INSERT_OFFERED, offered)
     return log_ids
 
 

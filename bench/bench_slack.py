@@ -1,14 +1,16 @@
-"""Slack load benchmark: `policybot serve` against a bare Bolt app on the same stack.
+"""Slack load benchmark: `policybot serve` beside a bare Bolt app and a fixed-answer Bolt app.
 
-Both servers run as their own processes on loopback and answer into the fake Slack Web API
+The servers run as their own processes on loopback and answer into the fake Slack Web API
 (tests/fakes/slack_api.py), which runs here beside the load generator. Senders post signed
 ``app_mention`` events and ``/policy`` commands, half each. For each level of concurrent
 senders the bench reports requests per second, p50/p99 time to the HTTP response and, for
-PolicyBot, p99 time from sending a question until its answer reaches the fake
+the answering servers, p99 time from sending a question until its answer reaches the fake
 (chat.postMessage for a mention, the response_url for a command), and each server's CPU
 milliseconds per request (Linux), answers included: on a shared machine req/s moves with
 the neighbours' load, CPU per request much less. The bare Bolt app acks and does nothing:
-the framework's ceiling on this machine.
+the framework's ceiling on this machine. The fixed-answer Bolt app acks and posts a fixed
+text the way PolicyBot delivers, with no retrieval and no database: the ceiling for any bot
+that answers, since each answer is a second HTTP exchange that bare Bolt never makes.
 
 Two ways to load it:
 
@@ -104,9 +106,53 @@ web.run_app(app.web_app(path="/slack/events", port={port}), port={port}, access_
 """
 
 
+# The least any bot that answers must do: Bolt acks, then posts a fixed text the way
+# PolicyBot delivers (chat.postMessage in the thread; the command's response_url), with no
+# retrieval and no database. The ceiling for answering on this stack and this machine.
+FIXED_ANSWER = """
+import asyncio, logging, os
+from aiohttp import ClientSession, web
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+logging.basicConfig(level=logging.WARNING)
+app = AsyncApp(
+    client=AsyncWebClient(token="xoxb-bench", base_url=os.environ["SLACK_API_URL"]),
+    signing_secret=os.environ["SLACK_SIGNING_SECRET"],
+    process_before_response=True,
+)
+tasks, sessions = set(), []
+
+def later(coroutine):
+    task = asyncio.get_running_loop().create_task(coroutine)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+@app.event("app_mention")
+async def mention(ack, event, client):
+    await ack()
+    later(client.chat_postMessage(channel=event["channel"], thread_ts=event["ts"],
+                                  text="Thanks, noted."))
+
+async def respond(url):
+    if not sessions:
+        sessions.append(ClientSession())
+    async with sessions[0].post(url, json={{"text": "Thanks, noted."}}) as response:
+        await response.read()
+
+@app.command("/policy")
+async def command(ack, command):
+    await ack()
+    later(respond(command["response_url"]))
+
+web.run_app(app.web_app(path="/slack/events", port={port}), port={port}, access_log=None,
+            print=None)
+"""
+
 BARE_NAME = "bare Bolt"
+FIXED_NAME = "fixed answer"
 POLICYBOT_NAME = "policybot serve"
-SERVERS = ((BARE_NAME, BARE_BOLT), (POLICYBOT_NAME, POLICYBOT))
+SERVERS = ((BARE_NAME, BARE_BOLT), (FIXED_NAME, FIXED_ANSWER), (POLICYBOT_NAME, POLICYBOT))
 
 
 def start(code: str, port: int, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
@@ -237,7 +283,7 @@ async def bench(
 ) -> dict[str, list[Level]]:
     """Run every level against each server in turn (interleaved, so both see the same
     machine load); with ``repeat`` > 1 keep each server's best run per level."""
-    servers = [(n, c) for n, c in SERVERS if not only or only in n]
+    servers = [(n, c) for n, c in SERVERS if not only or n.startswith(only) or only in n]
     results: dict[str, list[Level]] = {name: [] for name, _ in servers}
     with tempfile.TemporaryDirectory(prefix="policybot-bench-") as tmp:
         folder = Path(tmp)
@@ -265,13 +311,13 @@ async def bench(
                         pids[name] = processes[-1].pid
                         bases[name] = f"http://127.0.0.1:{port}"
                         await wait_until_up(http, bases[name], processes[-1])
-                        answers = name == POLICYBOT_NAME
+                        answers = name != BARE_NAME
                         await run_level(http, bases[name], slack, 4, 0.5, "warm", answers, answers)
                     for n in levels:
                         best: dict[str, Level] = {}
                         for attempt in range(repeat):
                             for name, _ in servers:
-                                answers = name == POLICYBOT_NAME
+                                answers = name != BARE_NAME
                                 cpu_before = cpu_seconds(pids[name])
                                 level = await run_level(
                                     http,
@@ -320,27 +366,36 @@ def report(results: dict[str, list[Level]], *, stream: bool = False) -> None:
                 f"{percentile(level.responses, 0.99) * 1000:>7.1f} {level.errors:>6} "
                 f"{answered:>10} {answer_p50:>14} {answer_p99:>14} {level.cpu_ms:>10.2f}"
             )
-    ours, bare = results.get(POLICYBOT_NAME), results.get(BARE_NAME)
-    if ours and bare:
-        for mine, ceiling in zip(ours, bare, strict=True):
-            share = mine.rps / ceiling.rps if ceiling.rps else float("nan")
-            print(f"  {mine.clients:>3} senders: PolicyBot's req/s is {share:.0%} of bare Bolt's")
-        if not stream:
-            # Each PolicyBot sender waits for its answer, a second HTTP exchange (server to
-            # Slack) that bare Bolt never makes, so even a bot that answered in no time would
-            # stay near 50% with one sender: these shares measure answer latency.
-            print(
-                "  (conversation mode: PolicyBot's senders also wait for each answer, which "
-                "bare Bolt never sends;\n   the shares above are bounded by answer latency. "
-                "Compare throughput with --stream.)"
-            )
+    ours, fixed, bare = (results.get(n) for n in (POLICYBOT_NAME, FIXED_NAME, BARE_NAME))
+    for name, mine, ceiling in (
+        ("PolicyBot", ours, bare),
+        ("the fixed answer", fixed, bare),
+        ("PolicyBot", ours, fixed),
+    ):
+        if not mine or not ceiling or ceiling is mine:
+            continue
+        against = "bare Bolt's" if ceiling is bare else "the fixed answer's"
+        for level, top in zip(mine, ceiling, strict=True):
+            share = level.rps / top.rps if top.rps else float("nan")
+            print(f"  {level.clients:>3} senders: {name}'s req/s is {share:.0%} of {against}")
+    if ours and bare and not stream:
+        # Each PolicyBot sender waits for its answer, a second HTTP exchange (server to
+        # Slack) that bare Bolt never makes, so even a bot that answered in no time would
+        # stay near 50% with one sender: these shares measure answer latency.
+        print(
+            "  (conversation mode: PolicyBot's senders also wait for each answer, which "
+            "bare Bolt never sends;\n   the shares above are bounded by answer latency. "
+            "Compare throughput with --stream.)"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds per level")
     parser.add_argument("--levels", default="1,16,64", help="concurrent senders per level")
-    parser.add_argument("--only", choices=["bare", "policybot"], help="run one server only")
+    parser.add_argument(
+        "--only", choices=["bare", "fixed", "policybot"], help="run one server only"
+    )
     parser.add_argument(
         "--database-url", help="an empty database to use instead of a temporary SQLite file"
     )

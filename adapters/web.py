@@ -194,6 +194,7 @@ def serve(
     try:
         store.upgrade()  # idempotent; lets a fresh install (or a dev laptop) start in one step
         bot = PolicyBot.from_settings(settings, store=store)
+        bot.warm_up()
         app = create_app(settings, bot, store=store, dev=dev, socket_mode=socket_mode)
         listen = settings.port if port is None else port
         log.info("PolicyBot listening on port %s", listen)

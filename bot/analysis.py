@@ -38,6 +38,10 @@ GENERIC_WEIGHT = 0.5
 REAL_WORD_ZIPF = 2.5
 _MAX_PHRASE = 4
 _MAX_CORRECTIONS = 4096
+#: Unknown words of one question looked up as typos, at most. A look-up costs about half a
+#: millisecond; a chat question has a few slips, and a 4,000-character paste of unknown
+#: words must not cost a third of a second (answers run on the adapters' event loop).
+TYPO_LOOKUPS_PER_QUESTION = 16
 
 _WORD = re.compile(r"[a-z0-9]+")
 _FOLD = str.maketrans(
@@ -231,19 +235,29 @@ class Analyzer:
         folded = words(word)
         return bool(folded) and all(w in self._known or singular(w) in self._known for w in folded)
 
+    def warm_up(self) -> None:
+        """Load the English word frequencies now (about 0.1 s) rather than on the first
+        question that has a typo: a server should not make that person wait."""
+        zipf_frequency("policy", "en")
+
     def query(self, text: str) -> Query:
         """Analyse a question into concepts."""
         tokens = words(text)
         concepts: list[Concept] = []
+        lookups = TYPO_LOOKUPS_PER_QUESTION
         i = 0
         while i < len(tokens):
-            concept, used = self._concept_at(tokens, i)
+            concept, used = self._concept_at(tokens, i, correct=lookups > 0)
             i += used
             if concept is not None:
                 concepts.append(concept)
+                if concept.corrected or not concept.recognised:
+                    lookups -= 1
         return Query(text=text, concepts=tuple(concepts))
 
-    def _concept_at(self, tokens: list[str], i: int) -> tuple[Concept | None, int]:
+    def _concept_at(
+        self, tokens: list[str], i: int, *, correct: bool = True
+    ) -> tuple[Concept | None, int]:
         # Longest lexicon phrase first: "smart speaker" before "smart".
         for size in range(min(_MAX_PHRASE, len(tokens) - i), 1, -1):
             span = tokens[i : i + size]
@@ -257,7 +271,7 @@ class Analyzer:
             return None, 1
         stem = self.stem(word)
         corrected = False
-        if stem not in self._known_stems and not word.isdigit():
+        if correct and stem not in self._known_stems and not word.isdigit():
             fixed = self._correct(word)
             if fixed is not None:
                 word, stem, corrected = fixed, self.stem(fixed), True

@@ -106,6 +106,10 @@ class PolicyBot:
         folder = settings.knowledge_dir or bundled_knowledge_dir()
         return cls(Library.load(folder), store)
 
+    def warm_up(self) -> None:
+        """Load on start-up what answering would otherwise load on first use (servers)."""
+        self.library.analyzer.warm_up()
+
     @property
     def policies(self) -> list[Policy]:
         """The loaded policies."""

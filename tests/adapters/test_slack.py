@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +26,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from adapters import slack_blocks as kit
 from adapters.slack import AcknowledgementLines, no_acknowledgement_requests
 from adapters.web import create_app
-from bot.chat import Reply
+from bot.chat import Incoming, Reply
 from bot.config import Settings
 from bot.knowledge import Clause, Obligation, Policy, save_policy, sha256_text
 from bot.service import PolicyBot
@@ -466,17 +468,20 @@ def test_url_verification_echoes_the_challenge(template: Path, tmp_path: Path) -
     run(scenario)
 
 
-class SlowBot(PolicyBot):
-    """The real bot, taking a second per question: long enough to see who waits for whom."""
+class SlowLogBot(PolicyBot):
+    """The real bot, whose question log takes a second to commit (a slow database): long
+    enough to see who waits for whom. Answering itself is CPU only and bounded."""
 
-    def ask(self, question: str) -> Reply:
-        time.sleep(1.0)
-        return super().ask(question)
+    def submit(self, incoming: Incoming, *, claim: str | None = None) -> Future[Reply | None]:
+        logged = super().submit(incoming, claim=claim)
+        slow: Future[Reply | None] = Future()
+        threading.Timer(1.0, lambda: slow.set_result(logged.result())).start()
+        return slow
 
 
 def test_slack_gets_its_2xx_at_once_and_the_answer_follows(template: Path, tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with running(template, tmp_path, bot_class=SlowBot) as h:
+        async with running(template, tmp_path, bot_class=SlowLogBot) as h:
             started = time.perf_counter()
             response = await h.event(app_mention(f"<@{BOT_USER_ID}> {FRIEND}"))
             answered_http = time.perf_counter()

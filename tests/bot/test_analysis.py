@@ -116,3 +116,21 @@ def test_an_allowance_is_money_not_permission(analyzer: Analyzer) -> None:
     assert not allowance.generic and allowed.generic
     assert analyzer.terms("allowances allowed") == ["allowanc", "allow"]
     assert analyzer.terms("fined fines fine") == ["fined", "fined", "fine"]
+
+
+def test_a_question_of_many_unknown_words_looks_up_only_so_many_as_typos() -> None:
+    from bot.analysis import TYPO_LOOKUPS_PER_QUESTION
+
+    analyzer = Analyzer(Lexicon(groups=()), ["password", "photocopier"])
+    looked_up: list[str] = []
+    nearest = analyzer._nearest_spelling
+
+    def counting(word: str) -> str | None:
+        looked_up.append(word)
+        return nearest(word)
+
+    analyzer._nearest_spelling = counting  # type: ignore[method-assign]
+    garbage = " ".join(f"qx{i}zzyv" for i in range(200))
+    analyzer.query(f"pasword {garbage} photocpier")
+    assert len(looked_up) == TYPO_LOOKUPS_PER_QUESTION
+    assert analyzer.query("pasword").concepts[0].stems == ("password",)

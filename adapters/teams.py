@@ -274,7 +274,7 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
         self.bot = bot
         self.store = store
         self.trends = trends
-        self.references = conversations.References(store.db) if store is not None else None
+        self.references = conversations.References(store) if store is not None else None
         self.campaigns = (
             TeamsCampaigns(campaigns, admins or Admins(()), bot.policies)
             if campaigns is not None
@@ -446,7 +446,7 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
         details = ("teams", _tenant(activity), user, reference)
         if self.references.changed(*details):
             try:
-                await self._run(self.references.save, *details)
+                await asyncio.wrap_future(self.references.submit(*details))
             except StorageError as exc:
                 log.warning("teams: conversation reference not saved (%s)", type(exc).__name__)
                 return

@@ -13,16 +13,22 @@ stored as given; it holds platform user ids (needed to reach people), never ques
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from concurrent.futures import Future
 from datetime import UTC, datetime
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import JSON, Column, DateTime, Insert, String, Table, select
+from sqlalchemy import JSON, Column, Connection, DateTime, Insert, String, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.errors import StorageError
 from bot.storage.database import Database
 from bot.storage.schema import metadata
+
+if TYPE_CHECKING:
+    from bot.storage.store import Store
 
 MAX_ID = 400
 
@@ -57,11 +63,12 @@ class References:
     """Saves references for one process, skipping any it already saved unchanged.
 
     Adapters see the same reference on every message; writing it each time would add a
-    durable transaction to every answer for nothing.
+    durable transaction to every answer for nothing. Writes go through the store's
+    reference log, so many new conversations at once share transactions.
     """
 
-    def __init__(self, db: Database, *, limit: int = 10_000) -> None:
-        self.db = db
+    def __init__(self, store: Store, *, limit: int = 10_000) -> None:
+        self.store = store
         self._limit = limit
         self._saved: dict[tuple[str, str, str, str], dict[str, Any]] = {}
 
@@ -71,14 +78,30 @@ class References:
         """True unless this process last saved exactly this reference for this person here."""
         return self._saved.get(_key(platform, tenant, user_id, reference)) != reference
 
+    def submit(
+        self, platform: str, tenant: str | None, user_id: str, reference: dict[str, Any]
+    ) -> Future[None]:
+        """Queue the reference for writing; the future is done once it is committed.
+
+        Raises ``StorageError`` at once for a reference that cannot be stored (see ``row``).
+        """
+        written = self.store.submit_conversation_reference(platform, tenant, user_id, reference)
+        key = _key(platform, tenant, user_id, reference)
+
+        def remember(done: Future[None]) -> None:
+            if done.exception() is None:
+                if len(self._saved) >= self._limit:
+                    self._saved.clear()
+                self._saved[key] = reference
+
+        written.add_done_callback(remember)
+        return written
+
     def save(
         self, platform: str, tenant: str | None, user_id: str, reference: dict[str, Any]
     ) -> None:
-        """Write the reference (as ``save``) and remember it was written."""
-        save(self.db, platform, tenant, user_id, reference)
-        if len(self._saved) >= self._limit:
-            self._saved.clear()
-        self._saved[_key(platform, tenant, user_id, reference)] = reference
+        """Write the reference and remember it was written."""
+        self.submit(platform, tenant, user_id, reference).result()
 
 
 def _key(
@@ -98,7 +121,20 @@ def save(
     *,
     now: datetime | None = None,
 ) -> None:
-    """Insert or refresh the reference for this person in this conversation.
+    """Insert or refresh the reference for this person in this conversation."""
+    with db.write() as conn:
+        write_rows(conn, [row(platform, tenant, user_id, reference, now=now)])
+
+
+def row(
+    platform: str,
+    tenant: str | None,
+    user_id: str,
+    reference: dict[str, Any],
+    *,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The table row for a reference.
 
     ``reference`` must carry ``conversation.id`` (and may carry ``conversation.conversationType``,
     as Bot Framework references do). Raises ``StorageError`` for a reference without a
@@ -109,30 +145,37 @@ def save(
     if not isinstance(conversation_id, str) or not conversation_id:
         raise StorageError("A conversation reference needs conversation.id.")
     kind = conversation.get("conversationType") if isinstance(conversation, dict) else None
-    row = {
+    keys = {
         "platform": platform,
         "tenant": tenant or "",
         "user_id": user_id,
         "conversation_id": conversation_id,
     }
-    if any(len(value) > MAX_ID for value in row.values()):
+    if any(len(value) > MAX_ID for value in keys.values()):
         raise StorageError("A conversation reference id is too long to store.")
-    moment = datetime.now(UTC) if now is None else now.astimezone(UTC)
-    values = {
+    return {
+        **keys,
         "conversation_type": kind if isinstance(kind, str) else "",
         "reference": reference,
-        "updated_at": moment,
+        "updated_at": datetime.now(UTC) if now is None else now.astimezone(UTC),
     }
-    with db.write() as conn:
-        conn.execute(_upsert(db, list(row)).values(**row, **values))
 
 
-def _upsert(db: Database, keys: list[str]) -> Insert:
-    make = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
+def write_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[None]:
+    """Insert or refresh rows (from ``row``) on an open write transaction, in order."""
+    if rows:
+        conn.execute(_upsert(conn.dialect.name), list(rows))
+    return [None] * len(rows)
+
+
+@cache
+def _upsert(dialect: str) -> Insert:
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
     insert = make(conversation_references)
     changed = ("conversation_type", "reference", "updated_at")
     return insert.on_conflict_do_update(
-        index_elements=keys, set_={name: insert.excluded[name] for name in changed}
+        index_elements=["platform", "tenant", "user_id", "conversation_id"],
+        set_={name: insert.excluded[name] for name in changed},
     )
 
 

@@ -64,6 +64,10 @@ class Store:
         self._question_log: GroupCommit[questions.Entry, int | None] = GroupCommit(
             db, questions.insert_claimed, durable=False, name="question-log"
         )
+        # Many new conversations at once (a campaign, a busy morning) share commits too.
+        self._reference_log: GroupCommit[dict[str, Any], None] = GroupCommit(
+            db, conversations.write_rows, name="references"
+        )
 
     @classmethod
     def from_settings(
@@ -106,8 +110,10 @@ class Store:
         self.db.check()
 
     def close(self) -> None:
-        """Commit the questions still queued, then release every pooled connection."""
+        """Commit the questions and references still queued, then release every pooled
+        connection."""
         self._question_log.close()
+        self._reference_log.close()
         self.db.close()
 
     # Question log ------------------------------------------------------------------
@@ -231,7 +237,16 @@ class Store:
         self, platform: str, tenant: str | None, user_id: str, reference: dict[str, Any]
     ) -> None:
         """Insert or refresh where a person can be messaged (a Bot Framework reference)."""
-        conversations.save(self.db, platform, tenant, user_id, reference)
+        self.submit_conversation_reference(platform, tenant, user_id, reference).result()
+
+    def submit_conversation_reference(
+        self, platform: str, tenant: str | None, user_id: str, reference: dict[str, Any]
+    ) -> Future[None]:
+        """Queue a reference for the reference log's next commit; done once committed.
+
+        Raises ``StorageError`` at once for a reference that cannot be stored.
+        """
+        return self._reference_log.submit(conversations.row(platform, tenant, user_id, reference))
 
     def conversation_references(
         self, platform: str, tenant: str | None = None

@@ -526,7 +526,7 @@ def test_references_are_upserted_per_person_and_conversation(any_store: Store) -
 
 
 def test_references_skip_writes_of_what_they_already_saved(any_store: Store) -> None:
-    book = conversations.References(any_store.db)
+    book = conversations.References(any_store)
     first = reference("https://a/")
     assert book.changed("teams", TENANT_ID, "aad-u", first)
     book.save("teams", TENANT_ID, "aad-u", first)

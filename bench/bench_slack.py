@@ -80,36 +80,8 @@ from bot.config import Settings
 serve(Settings(), port={port})
 """
 
-BARE_BOLT = """
-import logging, os
-from aiohttp import web
-from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
-
-logging.basicConfig(level=logging.WARNING)
-app = AsyncApp(
-    client=AsyncWebClient(token="xoxb-bench", base_url=os.environ["SLACK_API_URL"]),
-    signing_secret=os.environ["SLACK_SIGNING_SECRET"],
-    process_before_response=True,
-)
-
-@app.event("app_mention")
-async def mention(ack):
-    await ack()
-
-@app.command("/policy")
-async def command(ack):
-    await ack()
-
-web.run_app(app.web_app(path="/slack/events", port={port}), port={port}, access_log=None,
-            print=None)
-"""
-
-
-# The least any bot that answers must do: Bolt acks, then posts a fixed text the way
-# PolicyBot delivers (chat.postMessage in the thread; the command's response_url), with no
-# retrieval and no database. The ceiling for answering on this stack and this machine.
-FIXED_ANSWER = """
+# The two baselines share the Bolt app, made the way Bolt's docs make one for aiohttp.
+BOLT_APP = """
 import asyncio, logging, os
 from aiohttp import ClientSession, web
 from slack_bolt.async_app import AsyncApp
@@ -121,6 +93,32 @@ app = AsyncApp(
     signing_secret=os.environ["SLACK_SIGNING_SECRET"],
     process_before_response=True,
 )
+"""
+RUN_BOLT = """
+web.run_app(app.web_app(path="/slack/events", port={port}), port={port}, access_log=None,
+            print=None)
+"""
+
+BARE_BOLT = (
+    BOLT_APP
+    + """
+@app.event("app_mention")
+async def mention(ack):
+    await ack()
+
+@app.command("/policy")
+async def command(ack):
+    await ack()
+"""
+    + RUN_BOLT
+)
+
+# The least any bot that answers must do: Bolt acks, then posts a fixed text the way
+# PolicyBot delivers (chat.postMessage in the thread; the command's response_url), with no
+# retrieval and no database. The ceiling for answering on this stack and this machine.
+FIXED_ANSWER = (
+    BOLT_APP
+    + """
 tasks, sessions = set(), []
 
 def later(coroutine):
@@ -144,10 +142,9 @@ async def respond(url):
 async def command(ack, command):
     await ack()
     later(respond(command["response_url"]))
-
-web.run_app(app.web_app(path="/slack/events", port={port}), port={port}, access_log=None,
-            print=None)
 """
+    + RUN_BOLT
+)
 
 BARE_NAME = "bare Bolt"
 FIXED_NAME = "fixed answer"

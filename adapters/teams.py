@@ -465,7 +465,8 @@ class _Answer(NamedTuple):
 
 
 def _reference_fields(activity: Activity) -> tuple[str | None, ...]:
-    """What a conversation reference is made of, cheaply: equal tuples, equal references."""
+    """The parts of an activity a conversation reference is built from, cheaply: while they
+    stay the same, so does the part of the reference that reaches the person."""
     sender, bot, conversation = activity.from_property, activity.recipient, activity.conversation
     return (
         activity.service_url,
@@ -474,7 +475,12 @@ def _reference_fields(activity: Activity) -> tuple[str | None, ...]:
         *((sender.id, sender.name, sender.aad_object_id, sender.role) if sender else ()),
         *((bot.id, bot.name) if bot else ()),
         *(
-            (conversation.id, conversation.tenant_id, conversation.conversation_type)
+            (
+                conversation.id,
+                conversation.name,
+                conversation.tenant_id,
+                conversation.conversation_type,
+            )
             if conversation
             else ()
         ),

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from bot.storage.store import Store
 
 MAX_ID = 400
+KEY_COLUMNS = ("platform", "tenant", "user_id", "conversation_id")
 
 conversation_references = Table(
     "conversation_references",
@@ -162,7 +163,8 @@ def row(
 
 
 def write_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[None]:
-    """Insert or refresh rows (from ``row``) on an open write transaction, in order."""
+    """Insert or refresh rows (from ``row``) on an open write transaction, in order: the
+    last row for a person and conversation wins."""
     if rows:
         conn.execute(_upsert(conn.dialect.name), list(rows))
     return [None] * len(rows)
@@ -174,7 +176,7 @@ def _upsert(dialect: str) -> Insert:
     insert = make(conversation_references)
     changed = ("conversation_type", "reference", "updated_at")
     return insert.on_conflict_do_update(
-        index_elements=["platform", "tenant", "user_id", "conversation_id"],
+        index_elements=list(KEY_COLUMNS),
         set_={name: insert.excluded[name] for name in changed},
     )
 

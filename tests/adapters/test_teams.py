@@ -540,3 +540,14 @@ def test_a_reference_without_a_conversation_is_refused(any_store: Store) -> None
         conversations.save(any_store.db, "teams", TENANT_ID, "aad-u", {"serviceUrl": "x"})
     with pytest.raises(StorageError, match="too long"):
         conversations.save(any_store.db, "teams", TENANT_ID, "u" * 500, reference("https://a/"))
+
+
+def test_a_batch_with_two_references_for_one_conversation_keeps_the_last(any_store: Store) -> None:
+    rows = [
+        conversations.row("teams", TENANT_ID, "aad-u", reference("https://a/")),
+        conversations.row("teams", TENANT_ID, "aad-u", reference("https://b/")),
+    ]
+    with any_store.db.write() as conn:
+        conversations.write_rows(conn, rows)
+    [saved] = conversations.references(any_store.db, "teams", TENANT_ID)
+    assert saved.reference["serviceUrl"] == "https://b/"

@@ -56,9 +56,9 @@ EXPANSION_MATCH = 0.6
 #: and slips; they weaken a match but should not veto it on their own.
 UNKNOWN_INFORMATION = 0.5
 #: A clause restates a better-ranked one when it has the same obligation and this share
-#: of the shorter one's topic words, weighed by information, appears in the other: "Do not leave MoJ
-#: equipment unattended." in the key points after "Leave equipment unattended." under
-#: "Never:".
+#: of the shorter one's topic words, weighed by information, appears in the other:
+#: "Do not leave MoJ equipment unattended." in the key points after "Leave equipment
+#: unattended." under "Never:".
 RESTATEMENT_OVERLAP = 0.8
 #: Not topic words for that comparison, like generic words (must, staff): the obligation
 #: already says whether a clause forbids.

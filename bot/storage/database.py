@@ -83,9 +83,9 @@ class FairLock:
     """A lock taken in the order it was asked for.
 
     ``threading.Lock`` lets the thread that releases it take it straight back, ahead of
-    threads already waiting: the question log's writer, committing batch after batch under
-    load, kept a conversation-reference save waiting for seconds. Here a release hands the
-    lock to the longest waiter.
+    threads already waiting: a group-commit writer committing batch after batch under load
+    could keep an acknowledgement or a reference waiting. Here a release hands the lock to
+    the longest waiter.
     """
 
     def __init__(self) -> None:

@@ -254,7 +254,8 @@ class SlackListeners:
 
         The answer is worked out here, on the event loop: it is CPU only and bounded (a
         fraction of a millisecond for a chat question, tens at worst for 4,000 characters),
-        and a worker thread would only add GIL hand-offs that cost more than the answer. The question log's writer thread commits it with the claim, alongside other
+        and a worker thread would only add GIL hand-offs that cost more than the answer.
+        The question log's writer thread commits it with the claim, alongside other
         questions, and the answer waits for that commit. A retry or repeated event_id finds
         its key claimed (by any process) and gets nothing.
         """

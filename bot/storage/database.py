@@ -23,7 +23,6 @@ import random
 import sqlite3
 import threading
 import time
-from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -79,46 +78,6 @@ def resolve_url(settings: Settings) -> URL:
     )
 
 
-class FairLock:
-    """A lock taken in the order it was asked for.
-
-    ``threading.Lock`` lets the thread that releases it take it straight back, ahead of
-    threads already waiting: a group-commit writer committing batch after batch under load
-    could keep an acknowledgement or a reference waiting. Here a release hands the lock to
-    the longest waiter.
-    """
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._waiting: deque[threading.Lock] = deque()
-        self._held = False
-
-    def acquire(self, timeout: float) -> bool:
-        """Take the lock, waiting at most ``timeout`` seconds; False if it did not come."""
-        with self._guard:
-            if not self._held:
-                self._held = True
-                return True
-            turn = threading.Lock()
-            turn.acquire()
-            self._waiting.append(turn)
-        if turn.acquire(timeout=timeout):
-            return True  # handed over by release()
-        with self._guard:
-            if turn in self._waiting:
-                self._waiting.remove(turn)
-                return False
-        return True  # handed over just as the wait timed out
-
-    def release(self) -> None:
-        """Hand the lock to the longest waiter, or free it."""
-        with self._guard:
-            if self._waiting:
-                self._waiting.popleft().release()
-            else:
-                self._held = False
-
-
 @dataclass(frozen=True)
 class Database:
     """An engine plus the transaction shapes the stores use."""
@@ -126,9 +85,9 @@ class Database:
     engine: Engine
     dialect: Dialect
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT
-    # SQLite has one writer at a time: this process's threads queue here, in turn,
+    # SQLite has one writer at a time: this process's threads queue here, in the kernel,
     # instead of all polling the file lock (which can starve one of them past the timeout).
-    _writer: FairLock = field(default_factory=FairLock, repr=False)
+    _writer: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @contextmanager
     def write(self, *, durable: bool = True) -> Iterator[Connection]:

@@ -6,7 +6,6 @@ import importlib
 import pkgutil
 import sqlite3
 import stat
-import threading
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from sqlalchemy.engine import make_url
 import bot.storage
 from bot.errors import ConfigError, StorageError
 from bot.storage import Store
-from bot.storage.database import FairLock, open_database, resolve_url
+from bot.storage.database import open_database, resolve_url
 from bot.storage.schema import metadata
 from bot.storage.store import MIGRATIONS_DIR, alembic_config
 from tests.bot.storage.conftest import Backend, make_settings
@@ -219,39 +218,3 @@ def test_the_sqlite_files_are_private(tmp_path: Path) -> None:
     for path in (folder / "policybot.db", folder / "policybot.db-wal"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
     store.close()
-
-
-def test_the_writer_lock_goes_to_whoever_asked_first() -> None:
-    # threading.Lock lets a releasing thread take it straight back; a writer committing
-    # batch after batch must not keep another waiting past its turn.
-    lock = FairLock()
-    assert lock.acquire(timeout=1)
-    order: list[str] = []
-    queued = threading.Barrier(2)
-
-    def waiter(name: str) -> None:
-        queued.wait()
-        assert lock.acquire(timeout=5)
-        order.append(name)
-        lock.release()
-
-    first = threading.Thread(target=waiter, args=("first",))
-    first.start()
-    queued.wait()
-    while not lock._waiting:  # first is queued
-        threading.Event().wait(0.001)
-    lock.release()
-    assert lock.acquire(timeout=5)  # the releaser asks again: it queues behind "first"
-    order.append("releaser")
-    lock.release()
-    first.join()
-    assert order == ["first", "releaser"]
-
-
-def test_a_writer_lock_wait_times_out_and_leaves_the_queue() -> None:
-    lock = FairLock()
-    assert lock.acquire(timeout=1)
-    assert not lock.acquire(timeout=0.05)
-    assert not lock._waiting
-    lock.release()
-    assert lock.acquire(timeout=0.05)

@@ -21,10 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import JSON, Column, Connection, DateTime, Insert, String, Table, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.errors import StorageError
-from bot.storage.database import Database
+from bot.storage.database import Database, dialect_insert
 from bot.storage.schema import metadata
 
 if TYPE_CHECKING:
@@ -98,12 +97,6 @@ class References:
         written.add_done_callback(remember)
         return written
 
-    def save(
-        self, platform: str, tenant: str | None, user_id: str, reference: dict[str, Any]
-    ) -> None:
-        """Write the reference and remember it was written."""
-        self.submit(platform, tenant, user_id, reference).result()
-
 
 def _key(
     platform: str, tenant: str | None, user_id: str, reference: dict[str, Any]
@@ -113,27 +106,8 @@ def _key(
     return platform, tenant or "", user_id, str(found)
 
 
-def save(
-    db: Database,
-    platform: str,
-    tenant: str | None,
-    user_id: str,
-    reference: dict[str, Any],
-    *,
-    now: datetime | None = None,
-) -> None:
-    """Insert or refresh the reference for this person in this conversation."""
-    with db.write() as conn:
-        write_rows(conn, [row(platform, tenant, user_id, reference, now=now)])
-
-
 def row(
-    platform: str,
-    tenant: str | None,
-    user_id: str,
-    reference: dict[str, Any],
-    *,
-    now: datetime | None = None,
+    platform: str, tenant: str | None, user_id: str, reference: dict[str, Any]
 ) -> dict[str, Any]:
     """The table row for a reference.
 
@@ -158,7 +132,7 @@ def row(
         **keys,
         "conversation_type": kind if isinstance(kind, str) else "",
         "reference": reference,
-        "updated_at": datetime.now(UTC) if now is None else now.astimezone(UTC),
+        "updated_at": datetime.now(UTC),
     }
 
 
@@ -172,8 +146,7 @@ def write_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[None]:
 
 @cache
 def _upsert(dialect: str) -> Insert:
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    insert = make(conversation_references)
+    insert = dialect_insert(dialect, conversation_references)
     changed = ("conversation_type", "reference", "updated_at")
     return insert.on_conflict_do_update(
         index_elements=list(KEY_COLUMNS),

@@ -248,12 +248,16 @@ def _open_postgresql(url: URL, busy_timeout: float) -> Database:
     return Database(engine=engine, dialect="postgresql", busy_timeout=busy_timeout)
 
 
+def dialect_insert(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An ``INSERT`` with this dialect's ``ON CONFLICT`` clauses (``on_conflict_do_*``)."""
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return make(table)
+
+
 def insert_or_skip(db: Database | Connection, table: Table) -> Insert:
     """``INSERT ... ON CONFLICT DO NOTHING`` for this database: atomic across processes."""
     dialect = db.dialect if isinstance(db, Database) else db.dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
+    return dialect_insert(dialect, table).on_conflict_do_nothing()
 
 
 @contextmanager

@@ -15,9 +15,8 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from sqlalchemy import Connection, Delete, Insert, delete
-from sqlalchemy.dialects import postgresql, sqlite
 
-from bot.storage.database import Database
+from bot.storage.database import Database, dialect_insert
 from bot.storage.schema import delivery_ledger
 
 DEFAULT_TTL = timedelta(days=2)
@@ -67,8 +66,7 @@ def claim_keys(
 def _claim_statement(dialect: str) -> Insert:
     """Insert new keys and take over expired claims; a live claim stays as it is and is
     not returned. Built once: claims are on every question's path."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(delivery_ledger)
+    statement = dialect_insert(dialect, delivery_ledger)
     return statement.on_conflict_do_update(
         index_elements=[delivery_ledger.c.key],
         set_={

@@ -509,12 +509,12 @@ def reference(service_url: str, conversation: str = "a:1") -> dict[str, Any]:
 
 
 def test_references_are_upserted_per_person_and_conversation(any_store: Store) -> None:
-    db = any_store.db
-    conversations.save(db, "teams", TENANT_ID, "aad-u", reference("https://a/"))
-    conversations.save(db, "teams", TENANT_ID, "aad-u", reference("https://b/"))
-    conversations.save(db, "teams", TENANT_ID, "aad-u", reference("https://b/", "19:c@thread"))
-    conversations.save(db, "teams", None, "aad-v", reference("https://c/"))
-    conversations.save(db, "slack", "T1", "U1", reference("https://d/"))
+    db, save = any_store.db, any_store.save_conversation_reference
+    save("teams", TENANT_ID, "aad-u", reference("https://a/"))
+    save("teams", TENANT_ID, "aad-u", reference("https://b/"))
+    save("teams", TENANT_ID, "aad-u", reference("https://b/", "19:c@thread"))
+    save("teams", None, "aad-v", reference("https://c/"))
+    save("slack", "T1", "U1", reference("https://d/"))
     saved = conversations.references(db, "teams", TENANT_ID)
     assert [(r.conversation_id, r.reference["serviceUrl"]) for r in saved] == [
         ("a:1", "https://b/"),
@@ -529,7 +529,7 @@ def test_references_skip_writes_of_what_they_already_saved(any_store: Store) -> 
     book = conversations.References(any_store)
     first = reference("https://a/")
     assert book.changed("teams", TENANT_ID, "aad-u", first)
-    book.save("teams", TENANT_ID, "aad-u", first)
+    book.submit("teams", TENANT_ID, "aad-u", first).result()
     assert not book.changed("teams", TENANT_ID, "aad-u", dict(first))
     assert book.changed("teams", TENANT_ID, "aad-u", reference("https://b/"))
     assert book.changed("teams", TENANT_ID, "aad-u", reference("https://a/", "a:2"))
@@ -537,9 +537,11 @@ def test_references_skip_writes_of_what_they_already_saved(any_store: Store) -> 
 
 def test_a_reference_without_a_conversation_is_refused(any_store: Store) -> None:
     with pytest.raises(StorageError, match=r"conversation\.id"):
-        conversations.save(any_store.db, "teams", TENANT_ID, "aad-u", {"serviceUrl": "x"})
+        any_store.save_conversation_reference("teams", TENANT_ID, "aad-u", {"serviceUrl": "x"})
     with pytest.raises(StorageError, match="too long"):
-        conversations.save(any_store.db, "teams", TENANT_ID, "u" * 500, reference("https://a/"))
+        any_store.save_conversation_reference(
+            "teams", TENANT_ID, "u" * 500, reference("https://a/")
+        )
 
 
 def test_a_batch_with_two_references_for_one_conversation_keeps_the_last(any_store: Store) -> None:

@@ -4,8 +4,9 @@ Staff ask by direct message, by @mention (answered in the thread), with ``/polic
 (an ephemeral answer they can share) or the "Ask PolicyBot" message shortcut.
 Every listener acks at once and does its work in a background task, so Slack gets its 2xx
 well inside 3 seconds (Bolt's lazy listeners would deep-copy each request, client and all).
-The core is synchronous, so it runs in a worker thread; a question's log row is committed
-by the store's writer thread (with other questions), and the answer waits for it.
+A question is answered on the event loop (CPU only, bounded); its log row is committed with
+other questions' (``bot/storage/group_commit.py``), and the answer waits for it. Buttons,
+commands and other database work run in a worker thread.
 Rendering lives in ``adapters/slack_blocks.py``.
 """
 
@@ -255,12 +256,13 @@ class SlackListeners:
         The answer is worked out here, on the event loop: it is CPU only and bounded (a
         fraction of a millisecond for a chat question, tens at worst for 4,000 characters),
         and a worker thread would only add GIL hand-offs that cost more than the answer.
-        The question log's writer thread commits it with the claim, alongside other
-        questions, and the answer waits for that commit. A retry or repeated event_id finds
+        The question log commits it with the claim, alongside other questions (on this
+        loop for SQLite), and the answer waits for that commit. A retry or repeated event_id finds
         its key claimed (by any process) and gets nothing.
         """
         try:
-            reply = await asyncio.wrap_future(self.bot.submit(incoming, claim=claim))
+            loop = asyncio.get_running_loop()
+            reply = await asyncio.wrap_future(self.bot.submit(incoming, claim=claim, loop=loop))
         except QuestionError as exc:
             return kit.notice(str(exc))
         except PolicyBotError:

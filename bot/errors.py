@@ -10,6 +10,7 @@
     │   └── ScheduleError      a reminder schedule or repeat interval that cannot be read
     └── StorageError           the database failed; nothing was half-written
         ├── StorageUnavailable the database is down, locked or unreachable; try again
+        │   └── StorageBusy    another writer holds the lock and the caller would not wait
         └── ChainBroken        the acknowledgement hash chain does not verify
 
 Adapters catch ``PolicyBotError`` at their boundary, log it with context and reply to the
@@ -57,6 +58,10 @@ class StorageError(PolicyBotError):
 
 class StorageUnavailable(StorageError):
     """The database is down, locked or unreachable. The caller may try again later."""
+
+
+class StorageBusy(StorageUnavailable):
+    """Another writer holds the database's write lock and the caller chose not to wait."""
 
 
 class ChainBroken(StorageError):

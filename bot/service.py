@@ -7,6 +7,7 @@ touch the database (the question log).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -145,7 +146,13 @@ class PolicyBot:
             raise StorageError("The question log refused a question without a claim.")
         return reply
 
-    def submit(self, incoming: Incoming, *, claim: str | None = None) -> Future[Reply | None]:
+    def submit(
+        self,
+        incoming: Incoming,
+        *,
+        claim: str | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> Future[Reply | None]:
         """Answer a chat question now; log it without blocking the caller on the database.
 
         The answer is worked out at once (CPU only; ``QuestionError`` is raised here). The
@@ -155,9 +162,14 @@ class PolicyBot:
         holds None if it was claimed before (a retry: no second answer, no second row).
         A database failure never stops the answer: the reply then has no ``log_id``.
 
+        An async adapter passes its running ``loop`` and awaits the future there (never
+        blocking on it): the log may then commit on that loop, which costs less than a
+        hand-over to the writer thread (see ``bot/storage/group_commit.py``).
+
         Example (an async adapter)::
 
-            reply = await asyncio.wrap_future(bot.submit(incoming, claim="slack:Ev123"))
+            loop = asyncio.get_running_loop()
+            reply = await asyncio.wrap_future(bot.submit(incoming, claim="slack:Ev1", loop=loop))
         """
         reply = self.ask(incoming.text)
         answered: Future[Reply | None] = Future()
@@ -175,6 +187,7 @@ class PolicyBot:
                 answered=reply.answered,
                 clauses=[(c.policy, c.id, c.score) for c in reply.clauses],
                 claim=claim,
+                loop=loop,
             )
         except StorageError as exc:
             log.warning("question not logged (%s): %s", incoming.platform, type(exc).__name__)
@@ -182,7 +195,7 @@ class PolicyBot:
             return answered
 
         def settle(done: Future[int | None]) -> None:
-            # Runs on the log's writer thread, once the batch holding this question ended.
+            # Runs where the batch holding this question was written, once it ended.
             error = done.exception()
             if error is not None:  # better to risk a duplicate than to stay silent
                 log.warning("question not logged (%s): %s", incoming.platform, type(error).__name__)

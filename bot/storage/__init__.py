@@ -7,7 +7,7 @@ questions.py         the masked, pseudonymous question log, feedback, retention
 acknowledgements.py  the append-only hash chain: record, verify, export
 versions.py          policy versions and clause-level diffs
 ledger.py            delivery ids already handled (idempotency), with expiry
-group_commit.py      one writer thread commits concurrent writes together (the question log)
+group_commit.py      concurrent writes share one commit (on the event loop, or a writer thread)
 store.py             ``Store``, the one front door the rest of PolicyBot uses
 """
 

@@ -35,7 +35,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from bot.config import Settings
-from bot.errors import ConfigError, StorageError, StorageUnavailable
+from bot.errors import ConfigError, StorageBusy, StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ DEFAULT_BUSY_TIMEOUT = 5.0
 CONNECT_TIMEOUT_SECONDS = 5
 _WRITE = "policybot_write"
 _DURABLE = "policybot_durable"
+_WAIT = "policybot_wait"
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -90,7 +91,7 @@ class Database:
     _writer: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @contextmanager
-    def write(self, *, durable: bool = True) -> Iterator[Connection]:
+    def write(self, *, durable: bool = True, wait: bool = True) -> Iterator[Connection]:
         """A transaction that may write; committed on exit, rolled back on any error.
 
         On SQLite it starts with ``BEGIN IMMEDIATE``: the write lock is taken up front, so
@@ -101,20 +102,26 @@ class Database:
         (never to a crash of the process): the question log and the delivery ledger. It
         skips the disk flush on commit (SQLite ``synchronous=NORMAL`` in WAL mode,
         PostgreSQL ``synchronous_commit=off``). Acknowledgements always stay durable.
+
+        ``wait=False`` (SQLite) raises ``StorageBusy`` at once, having written nothing, when
+        another writer holds the lock, instead of waiting up to the busy timeout.
         """
-        with storage_errors(), self._turn(), self.engine.connect() as conn:
-            conn.execution_options(**{_WRITE: True, _DURABLE: durable})
+        with storage_errors(), self._turn(wait), self.engine.connect() as conn:
+            conn.execution_options(**{_WRITE: True, _DURABLE: durable, _WAIT: wait})
             with conn.begin():
                 if not durable and self.dialect == "postgresql":
                     conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
                 yield conn
 
     @contextmanager
-    def _turn(self) -> Iterator[None]:
+    def _turn(self, wait: bool = True) -> Iterator[None]:
         if self.dialect != "sqlite":
             yield
             return
-        if not self._writer.acquire(timeout=self.busy_timeout):
+        if not wait:
+            if not self._writer.acquire(blocking=False):
+                raise StorageBusy("Another writer holds the database; not waiting.")
+        elif not self._writer.acquire(timeout=self.busy_timeout):
             raise StorageUnavailable("The database is unavailable (database is busy); try again.")
         try:
             yield
@@ -199,7 +206,8 @@ def _open_sqlite(url: URL, busy_timeout: float) -> Database:
         # Per transaction: the pragma cannot change inside one. FULL flushes the WAL on
         # every commit; NORMAL only at checkpoints (safe against crashes, not power cuts).
         level = "FULL" if options.get(_DURABLE, True) else "NORMAL"
-        _begin_immediate(conn.connection.dbapi_connection, busy_timeout, timeout_ms, level)
+        patience = busy_timeout if options.get(_WAIT, True) else 0.0
+        _begin_immediate(conn.connection.dbapi_connection, patience, timeout_ms, level)
 
     return Database(engine=engine, dialect="sqlite", busy_timeout=busy_timeout)
 
@@ -211,7 +219,8 @@ def _begin_immediate(
 
     SQLite's own busy handler backs off to one try per 100 ms, so under steady traffic
     from another process a waiting writer can lose every race until it times out. Short,
-    jittered retries give each waiting process a fair chance at every release.
+    jittered retries give each waiting process a fair chance at every release. With a
+    timeout of 0, one try: ``StorageBusy`` if another process holds the lock.
     """
     deadline = time.monotonic() + busy_timeout
     cursor = dbapi_connection.cursor()
@@ -223,6 +232,8 @@ def _begin_immediate(
                 cursor.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as error:
+                if "locked" in str(error) and busy_timeout <= 0:
+                    raise StorageBusy("Another process holds the database; not waiting.") from None
                 if "locked" not in str(error) or time.monotonic() >= deadline:
                     # Raised outside SQLAlchemy's own execution, so wrap it as it would.
                     raise exc.OperationalError("BEGIN IMMEDIATE", None, error) from error

@@ -16,12 +16,24 @@ Guarantees, each pinned by ``tests/bot/storage/test_group_commit.py``:
   so only the job at fault fails: one bad row never costs other people their rows.
 * Shutdown drains: ``close`` refuses new jobs, writes every job already accepted, then stops.
 
-It is plain threading (no event loop): a synchronous caller waits with ``future.result()``;
-an async adapter can await the same future with ``asyncio.wrap_future``.
+A synchronous caller waits with ``future.result()``; an async adapter awaits the same
+future with ``asyncio.wrap_future``.
+
+Written on the event loop: when an async caller passes its running event loop to
+``submit``, and a commit needs neither a network round trip nor a disk flush (SQLite with
+``durable=False``), the jobs that loop submits during one of its iterations are written
+right there, as one batch, once that iteration's callbacks have run. Handing them to the
+writer thread instead costs more than the writing: the two threads pass the GIL back and
+forth at every SQLite call (about six context switches per question were measured, and
+half as much CPU again as writing on the loop). The loop never waits for a lock for
+this: if another writer holds it, the batch goes to the writer thread as usual. Both paths
+keep one order: a batch is written on the loop only when the writer thread has nothing
+outstanding, and jobs submitted elsewhere meanwhile wait behind it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -31,7 +43,7 @@ from typing import Generic, TypeVar
 
 from sqlalchemy import Connection
 
-from bot.errors import StorageError, StorageUnavailable
+from bot.errors import StorageBusy, StorageError, StorageUnavailable
 from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -76,23 +88,34 @@ class GroupCommit(Generic[J, R]):
         self._lock = threading.Lock()
         self._closed = False
         self._thread: threading.Thread | None = None
+        # Writing on an event loop (see the module's docstring): jobs waiting for the
+        # loop's flush, the loop that will run it, and how many jobs the thread still has.
+        self._on_loop = not durable and db.dialect == "sqlite"
+        self._pending: list[tuple[J, Future[R]]] = []
+        self._flushing: asyncio.AbstractEventLoop | None = None
+        self._outstanding = 0
 
-    def submit(self, job: J) -> Future[R]:
+    def submit(self, job: J, *, loop: asyncio.AbstractEventLoop | None = None) -> Future[R]:
         """Queue ``job``; the future holds its result once its batch has committed.
 
-        Raises ``StorageError`` after ``close``.
+        ``loop`` is for a caller running on that event loop that awaits the future there
+        (``asyncio.wrap_future``) and never blocks on it: the batch may then be written on
+        the loop (see the module's docstring). Raises ``StorageError`` after ``close``.
         """
         future: Future[R] = Future()
+        if not self._on_loop or loop is not _running_loop():
+            loop = None
         with self._lock:
             if self._closed:
                 raise StorageError(f"The {self._name} writer is closed.")
-            if self._thread is None:
-                # Started on first use: a process that never writes never has the thread.
-                self._thread = threading.Thread(
-                    target=self._run, name=f"policybot-{self._name}", daemon=True
-                )
-                self._thread.start()
-            self._queue.put((job, future))
+            if self._flushing is not None:  # a flush is due: after the jobs before it
+                self._pending.append((job, future))
+            elif loop is not None:
+                self._pending.append((job, future))
+                self._flushing = loop
+                loop.call_soon(self._flush)
+            else:
+                self._hand_over([(job, future)])
         return future
 
     def close(self, timeout: float | None = None) -> None:
@@ -101,10 +124,50 @@ class GroupCommit(Generic[J, R]):
             if self._closed:
                 return
             self._closed = True
+            if self._pending:  # the loop may never flush them now: the thread will
+                self._hand_over(self._pending)
+                self._pending = []
             thread = self._thread
             self._queue.put(None)
         if thread is not None:
             thread.join(timeout)
+
+    def _hand_over(self, batch: list[tuple[J, Future[R]]]) -> None:
+        """Queue jobs for the writer thread, starting it on first use. Hold ``_lock``."""
+        if self._thread is None:
+            # Started on first use: a process that never writes never has the thread.
+            self._thread = threading.Thread(
+                target=self._run, name=f"policybot-{self._name}", daemon=True
+            )
+            self._thread.start()
+        self._outstanding += len(batch)
+        for item in batch:
+            self._queue.put(item)
+
+    def _flush(self) -> None:
+        """On the event loop: write the jobs it submitted (see the module's docstring)."""
+        while True:
+            with self._lock:
+                batch = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
+                if not batch:
+                    self._flushing = None
+                    return
+                if self._outstanding and not self._closed:  # older jobs first: queue behind
+                    self._hand_to_thread(batch)
+                    return
+            if self._commit(batch, wait=False):
+                continue
+            with self._lock:  # another writer holds the lock: the thread waits for it
+                if not self._closed:
+                    self._hand_to_thread(batch)
+                    return
+            self._commit(batch)  # closed meanwhile, so the thread may be gone: wait here
+
+    def _hand_to_thread(self, batch: list[tuple[J, Future[R]]]) -> None:
+        """Give a flush's batch, and every job after it, to the writer thread. Hold ``_lock``."""
+        self._hand_over(batch + self._pending)
+        self._pending, self._flushing = [], None
 
     def _run(self) -> None:
         stopping = False
@@ -123,20 +186,32 @@ class GroupCommit(Generic[J, R]):
                     break
                 batch.append(item)
             self._commit(batch)
+            with self._lock:
+                self._outstanding -= len(batch)
 
-    def _commit(self, batch: list[tuple[J, Future[R]]]) -> None:
+    def _commit(self, batch: list[tuple[J, Future[R]]], *, wait: bool = True) -> bool:
+        """Write a batch and tell its waiters; True. With ``wait=False``, False instead
+        (nobody told) if another writer holds the lock or the batch was refused: the
+        writer thread then takes it, waits for the lock, or writes each job alone."""
         for _, future in batch:
             # From here a caller can no longer cancel; one that already did is written
             # anyway (the question was asked) and simply not told.
-            future.set_running_or_notify_cancel()
+            if not future.running():
+                future.set_running_or_notify_cancel()
         try:
-            results = self._write_all([job for job, _ in batch])
+            results = self._write_all([job for job, _ in batch], wait=wait)
+        except StorageBusy as exc:
+            if not wait:
+                return False
+            _settle(batch, exc)
         except StorageUnavailable as exc:  # down or locked: every waiter hears of it
             _settle(batch, exc)
         except StorageError as exc:
+            if not wait:  # the thread sorts out which job was refused, without hurry
+                return False
             if len(batch) == 1:
                 _settle(batch, exc)
-                return
+                return True
             # The database refused something in the batch: one job it refuses must not
             # take the others down with it, so each is written again on its own.
             log.warning("%s: a batch of %d was refused; writing each alone", self._name, len(batch))
@@ -149,11 +224,12 @@ class GroupCommit(Generic[J, R]):
                     _settle([item], None, [result])
         else:
             _settle(batch, None, results)
+        return True
 
-    def _write_all(self, jobs: list[J]) -> Sequence[R]:
+    def _write_all(self, jobs: list[J], *, wait: bool = True) -> Sequence[R]:
         """Write ``jobs`` in one transaction; any failure leaves as a ``StorageError``."""
         try:
-            with self._db.write(durable=self._durable) as conn:
+            with self._db.write(durable=self._durable, wait=wait) as conn:
                 results = self._write(conn, jobs)
                 if len(results) != len(jobs):
                     raise StorageError(
@@ -165,6 +241,13 @@ class GroupCommit(Generic[J, R]):
             log.error("%s: a batch of %d failed", self._name, len(jobs), exc_info=exc)
             raise StorageError(f"The database refused a request ({type(exc).__name__}).") from exc
         return results
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _settle(

@@ -8,6 +8,7 @@ half-written.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -161,6 +162,7 @@ class Store:
         clauses: Sequence[tuple[str, str, float]],
         claim: str | None = None,
         when: datetime | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> Future[int | None]:
         """Queue a question for the log without waiting; masked and pseudonymised first.
 
@@ -168,7 +170,8 @@ class Store:
         other questions were waiting), or ``StorageError`` if that commit failed. With
         ``claim`` (a delivery key, as ``claim_delivery`` takes) the key is claimed in the
         same transaction; if it was already claimed nothing is logged and the future holds
-        None. Raises ``StorageError`` after ``close``.
+        None. ``loop``: an async caller's running loop, as ``GroupCommit.submit`` takes it.
+        Raises ``StorageError`` after ``close``.
         """
         row = questions.prepare(
             self._secret,
@@ -181,7 +184,7 @@ class Store:
             clauses=clauses,
             when=when,
         )
-        return self._question_log.submit(questions.Entry(row, claim))
+        return self._question_log.submit(questions.Entry(row, claim), loop=loop)
 
     def record_feedback(self, log_id: int, helpful: bool) -> None:
         """Record helpful / not helpful for a logged question."""

@@ -472,8 +472,14 @@ class SlowLogBot(PolicyBot):
     """The real bot, whose question log takes a second to commit (a slow database): long
     enough to see who waits for whom. Answering itself is CPU only and bounded."""
 
-    def submit(self, incoming: Incoming, *, claim: str | None = None) -> Future[Reply | None]:
-        logged = super().submit(incoming, claim=claim)
+    def submit(
+        self,
+        incoming: Incoming,
+        *,
+        claim: str | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> Future[Reply | None]:
+        logged = super().submit(incoming, claim=claim, loop=loop)
         slow: Future[Reply | None] = Future()
         threading.Timer(1.0, lambda: slow.set_result(logged.result())).start()
         return slow

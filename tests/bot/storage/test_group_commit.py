@@ -5,6 +5,7 @@ writer is held inside one batch while more jobs queue, so what forms the next ba
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
@@ -16,7 +17,7 @@ from sqlalchemy import Connection, func, select
 
 from bot.errors import StorageError, StorageUnavailable
 from bot.storage import Store
-from bot.storage.database import Database
+from bot.storage.database import Database, open_database
 from bot.storage.group_commit import GroupCommit
 from bot.storage.questions import Entry, insert_claimed, prepare
 from bot.storage.schema import delivery_ledger, questions
@@ -36,12 +37,14 @@ class Recorder:
     """
 
     batches: list[list[str]] = field(default_factory=list)
+    threads: list[str] = field(default_factory=list)  # the thread that wrote each batch
     inside: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
     hold: bool = False
 
     def write(self, conn: Connection, jobs: Sequence[str]) -> list[int]:
         self.batches.append(list(jobs))
+        self.threads.append(threading.current_thread().name)
         if self.hold and len(self.batches) == 1:
             self.inside.set()
             assert self.release.wait(WAIT)
@@ -179,6 +182,130 @@ def test_a_writer_never_used_closes_at_once(db: Database, recorder: Recorder) ->
     assert recorder.batches == []
     with pytest.raises(StorageError):
         group.submit("a")
+
+
+# Written on the event loop: SQLite commits that need no flush -------------------------------
+
+WRITER_THREAD = "policybot-test"
+
+
+def on_loop(db: Database) -> bool:
+    return db.dialect == "sqlite"
+
+
+def test_jobs_a_loop_submits_together_commit_on_that_loop_in_one_batch(db: Database) -> None:
+    recorder = Recorder()
+    group: GroupCommit[str, int] = GroupCommit(db, recorder.write, durable=False, name="test")
+
+    async def scenario() -> list[int]:
+        loop = asyncio.get_running_loop()
+        futures = [group.submit(k, loop=loop) for k in ("a", "b", "c")]
+        assert not any(f.done() for f in futures)  # written once this callback has run
+        return [await asyncio.wrap_future(f) for f in futures]
+
+    try:
+        found = asyncio.run(scenario())
+    finally:
+        group.close(WAIT)
+    assert sorted(keys(db)) == ["a", "b", "c"]
+    if on_loop(db):
+        assert found == [1, 1, 1] and recorder.batches == [["a", "b", "c"]]
+        assert recorder.threads == [threading.current_thread().name]
+    else:  # PostgreSQL: a commit is a network round trip, never made on the loop
+        assert set(recorder.threads) == {WRITER_THREAD}
+
+
+def test_a_durable_writer_never_writes_on_the_loop(db: Database) -> None:
+    recorder = Recorder()
+    group: GroupCommit[str, int] = GroupCommit(db, recorder.write, durable=True, name="test")
+
+    async def scenario() -> int:
+        return await asyncio.wrap_future(group.submit("a", loop=asyncio.get_running_loop()))
+
+    try:
+        assert asyncio.run(scenario()) == 1
+    finally:
+        group.close(WAIT)
+    assert recorder.threads == [WRITER_THREAD]  # a disk flush would stall the loop
+
+
+def test_a_loop_never_waits_for_a_lock_another_writer_holds(db: Database) -> None:
+    if not on_loop(db):
+        pytest.skip("only SQLite commits are made on the loop")
+    recorder = Recorder()
+    group: GroupCommit[str, int] = GroupCommit(db, recorder.write, durable=False, name="test")
+    other = open_database(db.engine.url)  # another process's writer, in effect
+
+    async def scenario() -> list[int]:
+        loop = asyncio.get_running_loop()
+        with other.write():
+            first = group.submit("a", loop=loop)
+            await asyncio.sleep(0)  # the loop tried, found the lock taken, handed it over
+            second = group.submit("b", loop=loop)
+            await asyncio.sleep(0)  # the thread still has "a": "b" queues behind it
+            assert recorder.batches == [] and not first.done() and not second.done()
+        return [await asyncio.wrap_future(f) for f in (first, second)]
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        group.close(WAIT)
+        other.close()
+    assert [k for batch in recorder.batches for k in batch] == ["a", "b"]
+    assert set(recorder.threads) == {WRITER_THREAD}
+    assert keys(db) == ["a", "b"]
+
+
+def test_jobs_a_loop_submits_wait_behind_the_writer_threads_older_jobs(
+    db: Database, recorder: Recorder, writer: GroupCommit[str, int]
+) -> None:
+    first = writer.submit("a")  # from no loop: the writer thread takes it, and is held
+    assert recorder.inside.wait(WAIT)
+
+    async def scenario() -> list[int]:
+        loop = asyncio.get_running_loop()
+        later = [writer.submit(k, loop=loop) for k in ("b", "c")]
+        await asyncio.sleep(0)
+        assert recorder.batches == [["a"]]  # not written past "a"
+        recorder.release.set()
+        return [await asyncio.wrap_future(f) for f in later]
+
+    assert asyncio.run(scenario()) == [2, 2]
+    assert first.result(WAIT) == 1
+    assert recorder.batches == [["a"], ["b", "c"]]
+    assert recorder.threads == [WRITER_THREAD, WRITER_THREAD]
+
+
+def test_close_commits_jobs_still_waiting_for_their_loop(db: Database) -> None:
+    recorder = Recorder()
+    group: GroupCommit[str, int] = GroupCommit(db, recorder.write, durable=False, name="test")
+
+    async def scenario() -> list[Future[int]]:
+        futures = [group.submit(k, loop=asyncio.get_running_loop()) for k in ("a", "b")]
+        group.close(WAIT)  # before the loop got round to them: the writer thread writes them
+        return futures
+
+    futures = asyncio.run(scenario())
+    assert results(futures) == [1, 1]
+    assert sorted(keys(db)) == ["a", "b"]
+
+
+def test_a_row_refused_on_the_loop_fails_alone_and_the_rest_are_written(db: Database) -> None:
+    recorder = Recorder()
+    group: GroupCommit[str, int] = GroupCommit(db, recorder.write, durable=False, name="test")
+
+    async def scenario() -> list[BaseException | None]:
+        loop = asyncio.get_running_loop()
+        futures = [group.submit(k, loop=loop) for k in ("a", "poison", "b")]
+        done = await asyncio.gather(*map(asyncio.wrap_future, futures), return_exceptions=True)
+        return [d if isinstance(d, BaseException) else None for d in done]
+
+    try:
+        a, poison, b = asyncio.run(scenario())
+    finally:
+        group.close(WAIT)
+    assert a is None and b is None and isinstance(poison, StorageError)
+    assert sorted(keys(db)) == ["a", "b"]
 
 
 # The question log through the store: claims and rows commit together ---------------------

@@ -6,6 +6,7 @@ import importlib
 import pkgutil
 import sqlite3
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
 import bot.storage
-from bot.errors import ConfigError, StorageError
+from bot.errors import ConfigError, StorageBusy, StorageError
 from bot.storage import Store
 from bot.storage.database import open_database, resolve_url
 from bot.storage.schema import metadata
@@ -110,6 +111,50 @@ def test_only_acknowledgements_pay_for_a_disk_flush_on_commit(tmp_path: Path) ->
             seen[durable] = conn.execute(text("PRAGMA synchronous")).scalar()
     assert seen == {True: 2, False: 1}
     store.close()
+
+
+def test_a_writer_that_will_not_wait_is_told_busy_at_once_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    store = Store.from_settings(make_settings(tmp_path / "data"))
+    store.upgrade()
+    other = open_database(store.db.engine.url)  # another process's writer, in effect
+    try:
+        with other.write() as conn:
+            conn.execute(
+                text("INSERT INTO delivery_ledger VALUES ('held', '2026-01-01', '2026-01-02')")
+            )
+            with pytest.raises(StorageBusy), store.db.write(wait=False) as mine:
+                mine.execute(text("DELETE FROM delivery_ledger"))
+        with store.db.write(wait=False) as mine:  # the lock is free again: no waiting needed
+            assert mine.execute(text("SELECT key FROM delivery_ledger")).scalars().all() == ["held"]
+    finally:
+        other.close()
+        store.close()
+
+
+def test_a_writer_that_will_not_wait_is_told_busy_while_another_thread_writes(
+    tmp_path: Path,
+) -> None:
+    store = Store.from_settings(make_settings(tmp_path / "data"))
+    store.upgrade()
+    inside, leave = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store.db.write():
+            inside.set()
+            assert leave.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert inside.wait(30)
+        with pytest.raises(StorageBusy), store.db.write(wait=False):
+            pass
+    finally:
+        leave.set()
+        holder.join(30)
+        store.close()
 
 
 @pytest.mark.filterwarnings("ignore:Selection of the SingletonThreadPool")

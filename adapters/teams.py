@@ -18,6 +18,7 @@ Example (a test)::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import json
@@ -50,6 +51,7 @@ from botframework.connector.auth import (
     ConnectorFactory,
     ServiceClientCredentialsFactory,
 )
+from msrest import Serializer
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from adapters import teams_campaign_cards as campaign_cards
@@ -199,8 +201,45 @@ class _ReusedConnectors(ConnectorFactory):  # type: ignore[misc]
         self._auth, self._inner, self._app = auth, inner, app
 
     async def create(self, service_url: str, audience: str | None = None) -> Any:
-        make = functools.partial(self._inner.create, service_url, audience)
+        make = functools.partial(self._connector, service_url, audience)
         return await self._auth.reuse(("connector", self._app, service_url, audience), make)
+
+    async def _connector(self, service_url: str, audience: str | None) -> Any:
+        client = await self._inner.create(service_url, audience)
+        fast = _CardSerializer(client._serialize.dependencies)  # type: ignore[no-untyped-call]
+        client._serialize = client.conversations._serialize = client.attachments._serialize = fast
+        return client
+
+
+class _CardSerializer(Serializer):
+    """msrest's serializer with a shorter path for plain JSON: an Adaptive Card's content.
+
+    For every dict and list inside an ``object`` field (a card is dozens of them) msrest
+    first compares its type with each of the ~160 connector models; a reply's card then
+    cost more to serialise than the answer did to find. The output is the same.
+    """
+
+    def serialize_object(self, attr: Any, **kwargs: Any) -> Any:
+        kind = type(attr)
+        if kind is str or kind is bool or kind is int or kind is float:
+            return attr
+        if kind is dict:
+            serialized = {}
+            for key, value in attr.items():
+                # msrest's serialize_unicode raises and catches an AttributeError per key.
+                name = key if type(key) is str else self.serialize_unicode(key)  # type: ignore[no-untyped-call]
+                try:
+                    serialized[name] = self.serialize_object(value, **kwargs)
+                except ValueError:  # as msrest does
+                    serialized[name] = None
+            return serialized
+        if kind is list:
+            items = []
+            for value in attr:
+                with contextlib.suppress(ValueError):  # as msrest does
+                    items.append(self.serialize_object(value, **kwargs))
+            return items
+        return super().serialize_object(attr, **kwargs)  # type: ignore[no-untyped-call]
 
 
 def _app_of(claims_identity: ClaimsIdentity) -> tuple[Any, ...]:
@@ -256,10 +295,10 @@ async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
 class TeamsBot(ActivityHandler):  # type: ignore[misc]
     """PolicyBot in Teams: questions, card buttons, help and the welcome, one turn at a time.
 
-    The work of a message runs as one job on a worker thread; sending stays on the event
-    loop. A question is answered on that thread and handed to the question log, which
-    commits it with the delivery claim (alongside other questions); the reply goes out once
-    that commit is done.
+    A question is answered on the event loop and handed to the question log, which commits
+    it with the delivery claim (alongside other questions; on this loop for SQLite); the
+    reply goes out once that commit is done. Other turns that read or write the database
+    (buttons, commands, the welcome) run as one job on a worker thread.
     """
 
     def __init__(
@@ -352,7 +391,8 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
             event_id=activity.id,
         )
         try:  # the claim is made with the question's log row, in one transaction
-            logged = self.bot.submit(incoming, claim=key if activity.id else None)
+            loop = asyncio.get_running_loop()
+            logged = self.bot.submit(incoming, claim=key if activity.id else None, loop=loop)
             reply = await asyncio.wrap_future(logged)
         except QuestionError as exc:
             if activity.id and not await self._run(self._claim, key):

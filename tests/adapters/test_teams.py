@@ -18,6 +18,8 @@ import pytest
 from aiohttp import web
 from botbuilder.core.adapters import TestAdapter, TestFlow
 from botbuilder.schema import Activity, ChannelAccount, ConversationAccount, Entity
+from botframework.connector import models
+from msrest import Serializer
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -26,6 +28,8 @@ from adapters.teams import (
     MESSAGES_PATH,
     PUBLIC_CLOUD,
     TeamsBot,
+    _CardSerializer,
+    _message,
     check_teams_settings,
     mount_teams,
 )
@@ -553,3 +557,18 @@ def test_a_batch_with_two_references_for_one_conversation_keeps_the_last(any_sto
         conversations.write_rows(conn, rows)
     [saved] = conversations.references(any_store.db, "teams", TENANT_ID)
     assert saved.reference["serviceUrl"] == "https://b/"
+
+
+def test_a_reply_serialises_exactly_as_msrest_would_on_the_shorter_path(bot: PolicyBot) -> None:
+    reply = bot.ask(QUESTION)
+    activity = _message(cards.answer_card(reply, question="<at>Sam</at> **hi**"), "summary")
+    activity.conversation = ConversationAccount(id="a:chat-1", tenant_id=TENANT_ID)
+    # channel data may hold models and numbers among plain JSON: msrest's own path takes them
+    activity.channel_data = {"tenant": {"id": TENANT_ID}, "n": [1, 2.5, True, None]}
+    activity.channel_data["mention"] = Entity(type="mention")
+    known = {name: kind for name, kind in vars(models).items() if isinstance(kind, type)}
+    fast = _CardSerializer(known).body(activity, "Activity")
+    assert fast == Serializer(known).body(activity, "Activity")
+    assert fast["attachments"][0]["content"] == cards.answer_card(
+        reply, question="<at>Sam</at> **hi**"
+    )

@@ -37,6 +37,7 @@ GENERIC_WEIGHT = 0.5
 #: Words at least this common in English (Zipf scale, wordfreq) are never "corrected".
 REAL_WORD_ZIPF = 2.5
 _MAX_PHRASE = 4
+_MAX_FOUND_KNOWN = 50_000
 _MAX_CORRECTIONS = 4096
 #: Unknown words of one question looked up as typos, at most. A look-up costs about half a
 #: millisecond; a chat question has a few slips, and a 4,000-character paste of unknown
@@ -213,6 +214,8 @@ class Analyzer:
             if len(w) >= 4 and not w.isdigit() and w not in STOP_WORDS:
                 self._spellings.setdefault(len(w), []).append(w)
         self._corrections: dict[str, str | None] = {}
+        # Words as typed that ``is_known`` found known: every logged question asks again.
+        self._found_known: set[str] = set()
 
     @staticmethod
     def stem(word: str) -> str:
@@ -232,8 +235,13 @@ class Analyzer:
         The question log keeps only such words; every other word is masked. Words match
         as written (plurals folded), never by stem: "Lowe" must not pass as "low".
         """
+        if word in self._found_known:
+            return True
         folded = words(word)
-        return bool(folded) and all(w in self._known or singular(w) in self._known for w in folded)
+        known = bool(folded) and all(w in self._known or singular(w) in self._known for w in folded)
+        if known and len(self._found_known) < _MAX_FOUND_KNOWN:
+            self._found_known.add(word)  # vocabulary words only: never a name it masks
+        return known
 
     def warm_up(self) -> None:
         """Load the English word frequencies now (about 0.1 s) rather than on the first
@@ -243,11 +251,12 @@ class Analyzer:
     def query(self, text: str) -> Query:
         """Analyse a question into concepts."""
         tokens = words(text)
+        singulars = [singular(w) for w in tokens]  # each phrase look-up would redo them
         concepts: list[Concept] = []
         lookups = TYPO_LOOKUPS_PER_QUESTION
         i = 0
         while i < len(tokens):
-            concept, used = self._concept_at(tokens, i, correct=lookups > 0)
+            concept, used = self._concept_at(tokens, singulars, i, correct=lookups > 0)
             i += used
             if concept is not None:
                 concepts.append(concept)
@@ -256,13 +265,13 @@ class Analyzer:
         return Query(text=text, concepts=tuple(concepts))
 
     def _concept_at(
-        self, tokens: list[str], i: int, *, correct: bool = True
+        self, tokens: list[str], singulars: list[str], i: int, *, correct: bool = True
     ) -> tuple[Concept | None, int]:
         # Longest lexicon phrase first: "smart speaker" before "smart".
         for size in range(min(_MAX_PHRASE, len(tokens) - i), 1, -1):
-            span = tokens[i : i + size]
-            key = tuple(singular(w) for w in span)
+            key = tuple(singulars[i : i + size])
             if key in self._phrases:
+                span = tokens[i : i + size]
                 # A lexicon phrase is a topic even when its words are not ("day off").
                 stems = tuple(self.stem(w) for w in span if w not in STOP_WORDS)
                 return self._make(" ".join(span), stems, self._phrases[key], phrase=True), size

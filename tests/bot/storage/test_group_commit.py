@@ -21,7 +21,7 @@ from bot.storage.database import Database, open_database
 from bot.storage.group_commit import GroupCommit
 from bot.storage.questions import Entry, insert_claimed, prepare
 from bot.storage.schema import delivery_ledger, questions
-from tests.bot.storage.conftest import SMALL_VOCABULARY
+from tests.bot.storage.conftest import SMALL_VOCABULARY, Backend
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 WAIT = 30  # seconds: only a safety net against a hang, never part of what is checked
@@ -229,9 +229,10 @@ def test_a_durable_writer_never_writes_on_the_loop(db: Database) -> None:
     assert recorder.threads == [WRITER_THREAD]  # a disk flush would stall the loop
 
 
-def test_a_loop_never_waits_for_a_lock_another_writer_holds(db: Database) -> None:
-    if not on_loop(db):
-        pytest.skip("only SQLite commits are made on the loop")
+def test_a_loop_never_waits_for_a_lock_another_writer_holds(sqlite_backend: Backend) -> None:
+    store = sqlite_backend.open_store()  # only SQLite commits are made on the loop
+    store.upgrade()
+    db = store.db
     recorder = Recorder()
     group: GroupCommit[str, int] = GroupCommit(db, recorder.write, durable=False, name="test")
     other = open_database(db.engine.url)  # another process's writer, in effect
@@ -251,6 +252,7 @@ def test_a_loop_never_waits_for_a_lock_another_writer_holds(db: Database) -> Non
     finally:
         group.close(WAIT)
         other.close()
+        store.close()
     assert [k for batch in recorder.batches for k in batch] == ["a", "b"]
     assert set(recorder.threads) == {WRITER_THREAD}
     assert keys(db) == ["a", "b"]

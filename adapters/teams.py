@@ -445,7 +445,7 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
             return None
         if action is None and activity.value is not None and not (activity.text or "").strip():
             return None  # another app's button, or an empty card submit
-        text = action.question if isinstance(action, cards.Ask) else _question(activity)
+        text = action.question if isinstance(action, cards.Ask) else turn.text
         return None if cards.is_help(text) else text
 
     def _feedback(self, action: cards.Feedback) -> cards.Card:

@@ -88,11 +88,11 @@ class GroupCommit(Generic[J, R]):
         self._lock = threading.Lock()
         self._closed = False
         self._thread: threading.Thread | None = None
-        # Writing on an event loop (see the module's docstring): jobs waiting for the
-        # loop's flush, the loop that will run it, and how many jobs the thread still has.
+        # Writing on an event loop (see the module's docstring): jobs waiting for a loop's
+        # flush, whether that flush is scheduled, and how many jobs the thread still has.
         self._on_loop = not durable and db.dialect == "sqlite"
         self._pending: list[tuple[J, Future[R]]] = []
-        self._flushing: asyncio.AbstractEventLoop | None = None
+        self._flush_due = False
         self._outstanding = 0
 
     def submit(self, job: J, *, loop: asyncio.AbstractEventLoop | None = None) -> Future[R]:
@@ -108,11 +108,11 @@ class GroupCommit(Generic[J, R]):
         with self._lock:
             if self._closed:
                 raise StorageError(f"The {self._name} writer is closed.")
-            if self._flushing is not None:  # a flush is due: after the jobs before it
+            if self._flush_due:  # written by that flush, after the jobs before it
                 self._pending.append((job, future))
             elif loop is not None:
                 self._pending.append((job, future))
-                self._flushing = loop
+                self._flush_due = True
                 loop.call_soon(self._flush)
             else:
                 self._hand_over([(job, future)])
@@ -151,7 +151,7 @@ class GroupCommit(Generic[J, R]):
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
                 if not batch:
-                    self._flushing = None
+                    self._flush_due = False
                     return
                 if self._outstanding and not self._closed:  # older jobs first: queue behind
                     self._hand_to_thread(batch)
@@ -167,7 +167,7 @@ class GroupCommit(Generic[J, R]):
     def _hand_to_thread(self, batch: list[tuple[J, Future[R]]]) -> None:
         """Give a flush's batch, and every job after it, to the writer thread. Hold ``_lock``."""
         self._hand_over(batch + self._pending)
-        self._pending, self._flushing = [], None
+        self._pending, self._flush_due = [], False
 
     def _run(self) -> None:
         stopping = False
@@ -200,11 +200,9 @@ class GroupCommit(Generic[J, R]):
                 future.set_running_or_notify_cancel()
         try:
             results = self._write_all([job for job, _ in batch], wait=wait)
-        except StorageBusy as exc:
-            if not wait:
-                return False
-            _settle(batch, exc)
         except StorageUnavailable as exc:  # down or locked: every waiter hears of it
+            if not wait and isinstance(exc, StorageBusy):
+                return False
             _settle(batch, exc)
         except StorageError as exc:
             if not wait:  # the thread sorts out which job was refused, without hurry

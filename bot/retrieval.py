@@ -91,16 +91,19 @@ class _Matcher:
 
     def credit(self, core: frozenset[str], terms: frozenset[str]) -> float:
         """How much a clause (its own words ``core``, all its ``terms``) matches it."""
+        # Loops, not any(): this runs for every concept of every candidate clause.
         if self.typed and self.typed <= core:
             return 1.0
-        if any(p <= core for p in self.synonyms):
-            return SYNONYM_MATCH
+        for phrase in self.synonyms:
+            if phrase <= core:
+                return SYNONYM_MATCH
         if self.key is not None and self.key in core:
             return SYNONYM_MATCH  # the telling word of a phrase: "wikipedia" of "update wikipedia"
         if self.typed and self.typed <= terms:
             return CURATED_MATCH
-        if any(p <= terms for p in self.expansions):
-            return EXPANSION_MATCH
+        for phrase in self.expansions:
+            if phrase <= terms:
+                return EXPANSION_MATCH
         return 0.0
 
 
@@ -176,16 +179,27 @@ class ClauseIndex:
         }
         analysed = {name: [analyzer.terms(t) for t in docs] for name, docs in texts.items()}
         # One posting list a term over the clause's own fields, field weights folded in.
-        self._clause_postings = _merged(
+        clause_postings = _merged(
             [_Field(analysed[name]).scaled(FIELD_WEIGHTS[name]) for name in CLAUSE_FIELDS]
         )
         questions = [
             (i, analyzer.terms(q)) for i, (_, c) in enumerate(self.entries) for q in c.questions
         ]
-        self._n_questions = len(questions)
-        self._question_postings = _Field([terms for _, terms in questions]).scaled(
+        question_postings = _Field([terms for _, terms in questions]).scaled(
             FIELD_WEIGHTS["questions"]
         )
+        # Scores live in one array: every clause, then every alternate question (offset by
+        # the number of clauses), so a term costs one scatter whichever it matches.
+        n = len(self.entries)
+        self._postings: _Postings = {}
+        for term in clause_postings.keys() | question_postings.keys():
+            ids, values = clause_postings.get(term, (np.empty(0, np.int64), np.empty(0)))
+            if term in question_postings:
+                asked, asked_values = question_postings[term]
+                ids = np.concatenate((ids, asked + n))
+                values = np.concatenate((values, asked_values))
+            self._postings[term] = (ids, values)
+        self._size = n + len(questions)
         # Each clause's question words together, for coverage.
         analysed["questions"] = [[] for _ in self.entries]
         for i, words_asked in questions:
@@ -220,53 +234,51 @@ class ClauseIndex:
 
     def term_scores(self, weights: dict[str, float]) -> npt.NDArray[np.float64]:
         """Weighted BM25Plus score of every clause for a bag of terms (zero: no match)."""
-        clauses, questions = self._bag_scores(weights)
-        return clauses + self._best_question(questions)
+        return self._by_clause(self._bag_scores(weights, np.zeros(self._size)))
 
     def scores(self, query: Query) -> npt.NDArray[np.float64]:
         """Score of every clause: each concept adds its best-matching alternative."""
-        clauses = np.zeros(len(self.entries))
-        questions = np.zeros(self._n_questions)
+        total = np.zeros(self._size)
+        best = np.empty(self._size)
+        bag = np.empty(self._size)
         for concept in query.concepts:
-            best: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None
-            for stems, weight in concept.alternatives():
-                if not any(t in self._info for t in stems):
+            alternatives = [
+                (stems, weight)
+                for stems, weight in concept.alternatives()
+                if any(t in self._info for t in stems)
+            ]
+            if len(alternatives) == 1 and len(alternatives[0][0]) == 1:
+                [((term,), weight)] = alternatives  # one term, nothing to choose: add it in
+                self._bag_scores({term: weight}, total)
+                continue
+            best.fill(0.0)
+            for stems, weight in alternatives:
+                if len(stems) == 1:  # one term's postings hold distinct ids: max in place
+                    ids, values = self._postings[stems[0]]
+                    best[ids] = np.maximum(best[ids], weight * values)
                     continue
-                scored = self._bag_scores(dict.fromkeys(stems, weight))
-                best = (
-                    scored
-                    if best is None
-                    else (
-                        np.maximum(best[0], scored[0]),
-                        np.maximum(best[1], scored[1]),
-                    )
-                )
-            if best is not None:
-                clauses += best[0]
-                questions += best[1]
-        return clauses + self._best_question(questions)
+                bag.fill(0.0)
+                np.maximum(best, self._bag_scores(dict.fromkeys(stems, weight), bag), out=best)
+            total += best
+        return self._by_clause(total)
 
     def _bag_scores(
-        self, weights: dict[str, float]
-    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """Weighted scores of a bag of terms: per clause (its own fields), per question."""
-        clauses = np.zeros(len(self.entries))
-        questions = np.zeros(self._n_questions)
+        self, weights: dict[str, float], into: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.float64]:
+        """Add a bag of terms' weighted scores (clauses, then questions) into ``into``."""
         for term, query_weight in weights.items():
-            posting = self._clause_postings.get(term)
+            posting = self._postings.get(term)
             if posting is not None:
-                clauses[posting[0]] += query_weight * posting[1]
-            posting = self._question_postings.get(term)
-            if posting is not None:
-                questions[posting[0]] += query_weight * posting[1]
-        return clauses, questions
+                into[posting[0]] += query_weight * posting[1]
+        return into
 
-    def _best_question(self, questions: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        """Each clause's best alternate-question score (0 for a clause with none)."""
-        best = np.zeros(len(self.entries))
+    def _by_clause(self, scores: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Each clause's own score plus its best alternate question's (0 if it has none)."""
+        n = len(self.entries)
+        clauses, questions = scores[:n], scores[n:]
         if len(questions):
-            best[self._question_owners] = np.maximum.reduceat(questions, self._question_starts)
-        return best
+            clauses[self._question_owners] += np.maximum.reduceat(questions, self._question_starts)
+        return clauses
 
     def search(self, query: Query, k: int = 3) -> list[Hit]:
         """The ``k`` best clauses for a query, best first; clauses scoring 0 are left out.
@@ -281,16 +293,17 @@ class ClauseIndex:
         weighed = self._weighed(query)
         pool = min(RERANK_POOL, len(total))
         top = np.argpartition(-total, pool - 1)[:pool]
-        hits = [
-            Hit(i, float(total[i]), *self._coverage(weighed, i))
-            for i in top.tolist()
-            if total[i] > 0
-        ]
-        hits.sort(key=lambda h: (-h.score * (COVERAGE_FLOOR + h.coverage) ** 2, h.entry))
+        ranked = []
+        for i, score in zip(top.tolist(), total[top].tolist(), strict=True):
+            if score > 0:
+                coverage, direct = self._coverage(weighed, i)
+                key = -score * (COVERAGE_FLOOR + coverage) ** 2
+                ranked.append((key, i, score, coverage, direct))
+        ranked.sort()  # by key, then entry: the first two fields differ for any two
         kept: list[Hit] = []
-        for hit in hits:
-            if not any(self._restates(hit.entry, better.entry) for better in kept):
-                kept.append(hit)
+        for _, i, score, coverage, direct in ranked:
+            if not any(self._restates(i, better.entry) for better in kept):
+                kept.append(Hit(i, score, coverage, direct))
                 if len(kept) == k:
                     break
         return kept

@@ -211,13 +211,34 @@ class _ReusedConnectors(ConnectorFactory):  # type: ignore[misc]
         return client
 
 
+_ATTACHMENT_FIELDS = tuple(
+    (name, field["key"]) for name, field in Attachment._attribute_map.items()
+)
+
+
 class _CardSerializer(Serializer):
-    """msrest's serializer with a shorter path for plain JSON: an Adaptive Card's content.
+    """msrest's serializer with shorter paths for plain JSON: Adaptive Cards above all.
 
     For every dict and list inside an ``object`` field (a card is dozens of them) msrest
     first compares its type with each of the ~160 connector models; a reply's card then
-    cost more to serialise than the answer did to find. The output is the same.
+    cost more to serialise than the answer did to find. A card PolicyBot attached
+    (``_CardAttachment``) is plain JSON already and goes out as it is; other JSON in
+    ``object`` fields (channel data) is copied without the model scan. The output is
+    msrest's (``tests/adapters/test_teams.py`` compares them; every card a test sends is
+    checked to be plain JSON).
     """
+
+    def _serialize(self, target_obj: Any, data_type: Any = None, **kwargs: Any) -> Any:
+        if type(target_obj) is _CardAttachment and not target_obj.additional_properties:
+            # msrest's output, field by field in its order, without its per-field machinery.
+            # The fields are strings and the card is plain JSON (``teams_cards`` builds it
+            # so), which msrest would copy unchanged: it is sent as it is.
+            return {
+                key: value
+                for name, key in _ATTACHMENT_FIELDS
+                if (value := getattr(target_obj, name)) is not None
+            }
+        return super()._serialize(target_obj, data_type, **kwargs)  # type: ignore[no-untyped-call]
 
     def serialize_object(self, attr: Any, **kwargs: Any) -> Any:
         kind = type(attr)

@@ -14,7 +14,7 @@ Two rules, both applied before anything reaches the database or a log:
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import hmac
 import json
 import re
@@ -94,6 +94,9 @@ class _Masker:
         self.after_name = False  # the last word was a title or a masked name
 
     def add_chunk(self, chunk: str) -> None:
+        if chunk.isalpha():  # most chunks: one bare word, nothing suspect, no punctuation
+            self._add_word(chunk, self.sentence_start)
+            return
         core = chunk.strip(_EDGE_PUNCTUATION)
         if _SUSPECT.search(chunk):
             small = core.isdecimal() and len(core) <= _SMALL_NUMBER_DIGITS
@@ -156,7 +159,12 @@ def pseudonym(
     if isinstance(secret, SecretStr):
         secret = secret.get_secret_value()
     key_material = secret.encode("utf-8") if isinstance(secret, str) else secret
-    year_key = hmac.new(key_material, f"policybot/pseudonym/{year}".encode(), hashlib.sha256)
     # JSON keeps the fields apart, so ("a", "bc") and ("ab", "c") cannot collide.
     message = json.dumps([platform, workspace or "", user], ensure_ascii=False)
-    return hmac.new(year_key.digest(), message.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(_year_key(key_material, year), message.encode("utf-8"), "sha256").hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def _year_key(key_material: bytes, year: int) -> bytes:
+    """The pseudonym key of one year: derived once, not once a question."""
+    return hmac.digest(key_material, f"policybot/pseudonym/{year}".encode(), "sha256")

@@ -261,8 +261,7 @@ class SlackListeners:
         its key claimed (by any process) and gets nothing.
         """
         try:
-            loop = asyncio.get_running_loop()
-            reply = await asyncio.wrap_future(self.bot.submit(incoming, claim=claim, loop=loop))
+            reply = await self.bot.submit_async(incoming, claim=claim)
         except QuestionError as exc:
             return kit.notice(str(exc))
         except PolicyBotError:

@@ -412,9 +412,7 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
             event_id=activity.id,
         )
         try:  # the claim is made with the question's log row, in one transaction
-            loop = asyncio.get_running_loop()
-            logged = self.bot.submit(incoming, claim=key if activity.id else None, loop=loop)
-            reply = await asyncio.wrap_future(logged)
+            reply = await self.bot.submit_async(incoming, claim=key if activity.id else None)
         except QuestionError as exc:
             if activity.id and not await self._run(self._claim, key):
                 return _Answer(None)

@@ -13,7 +13,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from bot.analysis import Analyzer
 from bot.answers import answer, quote, to_citation
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from bot.storage import Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_QUESTION_CHARS = 4000
 EXAMPLES = (
@@ -162,14 +163,7 @@ class PolicyBot:
         holds None if it was claimed before (a retry: no second answer, no second row).
         A database failure never stops the answer: the reply then has no ``log_id``.
 
-        An async adapter passes its running ``loop`` and awaits the future there (never
-        blocking on it): the log may then commit on that loop, which costs less than a
-        hand-over to the writer thread (see ``bot/storage/group_commit.py``).
-
-        Example (an async adapter)::
-
-            loop = asyncio.get_running_loop()
-            reply = await asyncio.wrap_future(bot.submit(incoming, claim="slack:Ev1", loop=loop))
+        An async adapter uses ``submit_async`` instead, on its event loop.
         """
         reply = self.ask(incoming.text)
         answered: Future[Reply | None] = Future()
@@ -208,6 +202,20 @@ class PolicyBot:
 
         logged.add_done_callback(settle)
         return answered
+
+    async def submit_async(self, incoming: Incoming, *, claim: str | None = None) -> Reply | None:
+        """``submit`` for an async adapter: the same reply, awaited on the running loop.
+
+        The log may then commit on that loop (SQLite), which costs less than a hand-over to
+        the writer thread (see ``bot/storage/group_commit.py``), and a commit made there
+        wakes this coroutine without the cross-thread call ``asyncio.wrap_future`` makes.
+
+        Example::
+
+            reply = await bot.submit_async(incoming, claim="slack:Ev1")
+        """
+        loop = asyncio.get_running_loop()
+        return await _on_loop(self.submit(incoming, claim=claim, loop=loop), loop)
 
     def explain(self, clause_id: str, platform: Platform = "cli") -> Reply:
         """A reply showing one clause by id (for "related clause" buttons)."""
@@ -254,3 +262,35 @@ def check_question(question: str) -> str:
             f"{MAX_QUESTION_CHARS:,} characters or fewer."
         )
     return text
+
+
+def _on_loop(future: Future[T], loop: asyncio.AbstractEventLoop) -> asyncio.Future[T]:
+    """``asyncio.wrap_future``, except that a future settled on ``loop``'s own thread is
+    copied at once: ``wrap_future`` always goes through ``call_soon_threadsafe``, which
+    writes to the loop's wake-up socket (a system call, and a wake-up, per question)."""
+    waiter: asyncio.Future[T] = loop.create_future()
+
+    def copy(done: Future[T]) -> None:
+        if waiter.cancelled():
+            return
+        if done.cancelled():
+            waiter.cancel()
+            return
+        error = done.exception()
+        if error is not None:
+            waiter.set_exception(error)
+        else:
+            waiter.set_result(done.result())
+
+    def settled(done: Future[T]) -> None:
+        try:
+            here = asyncio.get_running_loop() is loop
+        except RuntimeError:  # a writer thread
+            here = False
+        if here:
+            copy(done)
+        else:
+            loop.call_soon_threadsafe(copy, done)
+
+    future.add_done_callback(settled)
+    return waiter

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bot.chat import Incoming
+from bot.chat import Incoming, Reply
 from bot.config import Settings
-from bot.errors import KnowledgeError, QuestionError
+from bot.errors import KnowledgeError, QuestionError, StorageError
 from bot.knowledge import Clause, Obligation, Policy, save_policy, sha256_text
 from bot.lexicon import Lexicon
-from bot.service import MAX_QUESTION_CHARS, Library, PolicyBot
+from bot.service import MAX_QUESTION_CHARS, Library, PolicyBot, _on_loop
 from bot.storage import Store
 
 CLAUSES = (
@@ -176,6 +180,66 @@ def test_submit_logs_the_question_and_a_repeated_delivery_gets_no_second_answer(
         assert [q.id for q in store.logged_questions()] == [first.log_id]
     finally:
         store.close()
+
+
+def test_submit_async_is_woken_on_the_loop_without_a_cross_thread_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's question log commits on the asking loop; the waiting coroutine is then
+    woken there directly, not through the loop's wake-up socket."""
+    store = _store(tmp_path)
+    logging_bot = PolicyBot(Library.from_policies((POLICY,), LEXICON), store)
+    woken: list[object] = []
+
+    async def ask_twice() -> tuple[Reply | None, Reply | None]:
+        loop = asyncio.get_running_loop()
+        threadsafe = loop.call_soon_threadsafe
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            woken.append(args[0])
+            return threadsafe(*args, **kwargs)
+
+        monkeypatch.setattr(loop, "call_soon_threadsafe", counted)
+        asked = Incoming(text="pics of pupils on my phone", platform="teams", user="U1")
+        return await asyncio.gather(
+            logging_bot.submit_async(asked, claim="teams:1"),
+            logging_bot.submit_async(asked, claim="teams:1"),
+        )
+
+    try:
+        first, again = asyncio.run(ask_twice())
+        assert first is not None and first.log_id is not None and again is None
+        assert woken == []
+    finally:
+        store.close()
+
+
+def test_on_loop_hands_over_results_from_other_threads_errors_and_cancellations() -> None:
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        from_thread: Future[int] = Future()
+        waiter = _on_loop(from_thread, loop)
+        threading.Thread(target=from_thread.set_result, args=(7,)).start()
+        assert await asyncio.wait_for(waiter, 10) == 7
+
+        failed: Future[int] = Future()
+        failing = _on_loop(failed, loop)
+        failed.set_exception(StorageError("down"))
+        with pytest.raises(StorageError, match="down"):
+            await failing
+
+        cancelled: Future[int] = Future()
+        gone = _on_loop(cancelled, loop)
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await gone
+
+        late: Future[int] = Future()
+        abandoned = _on_loop(late, loop)
+        abandoned.cancel()
+        late.set_result(1)  # nobody waits any more: nothing to tell, nothing raised
+
+    asyncio.run(scenario())
 
 
 def test_a_database_that_is_down_never_stops_the_answer(tmp_path: Path) -> None:

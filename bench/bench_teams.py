@@ -17,11 +17,14 @@ an Adaptive Card.
     python bench/bench_teams.py                      # 1, 16, 64 conversations, 3 s each
     python bench/bench_teams.py --seconds 5 --levels 1,8,32,64
     python bench/bench_teams.py --database-url postgresql://postgres@127.0.0.1/test
-    python bench/bench_teams.py --repeat 3
+    python bench/bench_teams.py --repeat 7
 
 Both servers stay up and the levels alternate between them, so a busy machine slows both
-alike; ``--repeat N`` keeps each server's best of N runs per level. Loopback only, bounded
-in time: each level runs for ``--seconds`` plus up to 10 s to collect late replies.
+alike. ``--repeat N`` runs each level N times, as N back-to-back pairs (fixed text, then
+PolicyBot): the share reported is the median of the N pairs' shares, with their range,
+and each server's row is its median run. A pair sees the same neighbours, so its share
+is steadier than a ratio of two independent best runs. Loopback only, bounded in time:
+each level runs for ``--seconds`` plus up to 10 s to collect late replies.
 """
 
 from __future__ import annotations
@@ -193,11 +196,11 @@ async def bench(
     only: str | None,
     database_url: str | None = None,
     repeat: int = 1,
-) -> dict[str, list[Level]]:
+) -> dict[str, list[list[Level]]]:
     """Run every level against each server in turn (interleaved, so both see the same
-    machine load); with ``repeat`` > 1 keep each server's best run per level."""
+    machine load), ``repeat`` times: each server's runs, level by level."""
     servers = [(n, c) for n, c in SERVERS if not only or only.lower() in n.lower()]
-    results: dict[str, list[Level]] = {name: [] for name, _ in servers}
+    results: dict[str, list[list[Level]]] = {name: [] for name, _ in servers}
     with tempfile.TemporaryDirectory(prefix="policybot-bench-") as tmp:
         folder = Path(tmp)
         env = {
@@ -228,7 +231,7 @@ async def bench(
                         await wait_until_up(http, bases[name], processes[-1])
                         await run_level(http, bases[name], connector, 4, 0.5, f"warm-{name[0]}-")
                     for n in levels:
-                        best: dict[str, Level] = {}
+                        runs: dict[str, list[Level]] = {name: [] for name, _ in servers}
                         for attempt in range(repeat):
                             for name, _ in servers:
                                 tag = f"{name[0]}{n}-{attempt}-"
@@ -239,23 +242,23 @@ async def bench(
                                 cpu_after = cpu_seconds(pids[name])
                                 if cpu_before is not None and cpu_after is not None:
                                     level.cpu = cpu_after - cpu_before
-                                if name not in best or level.rps > best[name].rps:
-                                    best[name] = level
-                        for name in best:
-                            results[name].append(best[name])
+                                runs[name].append(level)
+                        for name, levels_run in runs.items():
+                            results[name].append(levels_run)
                 finally:
                     for process in processes:
                         stop(process)
     return results
 
 
-def report(results: dict[str, list[Level]]) -> None:
+def report(results: dict[str, list[list[Level]]]) -> None:
     print(
         f"{'server':<11} {'convs':>5} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} "
         f"{'replied':>11} {'p99 reply ms':>12} {'CPU ms/req':>10}"
     )
     for name, levels in results.items():
-        for level in levels:
+        for runs in levels:
+            level = median_run(runs)
             replied = f"{len(level.delivered)}/{len(level.sent_at)}"
             p99_reply = percentile(level.delivered, 0.99) * 1000
             print(
@@ -266,12 +269,21 @@ def report(results: dict[str, list[Level]]) -> None:
             )
     if "fixed text" in results and "PolicyBot" in results:
         for ours, fixed in zip(results["PolicyBot"], results["fixed text"], strict=True):
-            share = ours.rps / fixed.rps if fixed.rps else float("nan")
-            p99 = percentile(ours.delivered, 0.99) * 1000
-            print(
-                f"  {ours.clients:>3} conversations: PolicyBot reaches {share:.0%} of the "
-                f"fixed-text bot's req/s; p99 until the reply reaches the connector {p99:.0f} ms"
+            shares = sorted(
+                o.rps / f.rps if f.rps else float("nan") for o, f in zip(ours, fixed, strict=True)
             )
+            spread = f" (pairs: {shares[0]:.0%}-{shares[-1]:.0%})" if len(shares) > 1 else ""
+            p99 = percentile(median_run(ours).delivered, 0.99) * 1000
+            print(
+                f"  {ours[0].clients:>3} conversations: PolicyBot reaches "
+                f"{percentile(shares, 0.5):.0%} of the fixed-text bot's req/s{spread}; "
+                f"p99 until the reply reaches the connector {p99:.0f} ms"
+            )
+
+
+def median_run(runs: list[Level]) -> Level:
+    """The run with the median req/s (the lower middle one of an even number)."""
+    return sorted(runs, key=lambda level: level.rps)[(len(runs) - 1) // 2]
 
 
 def main() -> None:
@@ -282,10 +294,12 @@ def main() -> None:
     parser.add_argument(
         "--database-url", help="PolicyBot's database (default: SQLite in a temporary folder)"
     )
-    parser.add_argument("--repeat", type=int, default=1, help="runs per level; best kept")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="pairs of runs per level; the median is reported"
+    )
     args = parser.parse_args()
     levels = [int(n) for n in args.levels.split(",")]
-    print(f"{args.seconds:g} s per level, best of {args.repeat}")
+    print(f"{args.seconds:g} s per level, median of {args.repeat} pairs of runs")
     report(asyncio.run(bench(levels, args.seconds, args.only, args.database_url, args.repeat)))
 
 

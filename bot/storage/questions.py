@@ -93,8 +93,12 @@ def prepare(
     )
 
 
-# Built once: every question is inserted through them.
+# Built once: every question is inserted through them. SQLAlchemy can only promise ids in
+# the rows' order on SQLite by inserting one row per statement; SQLite numbers the rows of
+# one INSERT in the order it inserts them (the largest id so far plus one, under the write
+# lock), so there the ids are sorted instead and a batch is one statement.
 _INSERT_QUESTIONS = questions.insert().returning(questions.c.id, sort_by_parameter_order=True)
+_INSERT_QUESTIONS_SQLITE = questions.insert().returning(questions.c.id)
 _INSERT_OFFERED = question_clauses.insert()
 
 
@@ -105,8 +109,9 @@ def insert(conn: Connection, rows: Sequence[QuestionRow]) -> list[int]:
     """
     if not rows:
         return []
+    sqlite = conn.dialect.name == "sqlite"
     ids = conn.execute(
-        _INSERT_QUESTIONS,
+        _INSERT_QUESTIONS_SQLITE if sqlite else _INSERT_QUESTIONS,
         [
             {
                 "week": row.week,
@@ -119,7 +124,7 @@ def insert(conn: Connection, rows: Sequence[QuestionRow]) -> list[int]:
             for row in rows
         ],
     ).scalars()
-    log_ids = [int(i) for i in ids]
+    log_ids = sorted(int(i) for i in ids) if sqlite else [int(i) for i in ids]
     offered = [
         {
             "question_id": log_id,

@@ -8,13 +8,15 @@ import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import event, func, inspect, select, text
 
 from bot.errors import StorageError
 from bot.privacy import pseudonym
 from bot.storage import Store
+from bot.storage import questions as questions_log
 from bot.storage.schema import question_clauses, questions
 from tests.bot.storage.conftest import SMALL_VOCABULARY, TEST_SECRET, Backend
 
@@ -205,3 +207,44 @@ def test_no_pii_survives_anywhere_in_the_database_or_logs(
                 found = [item for item in long_pii if item in raw]
                 assert not found, f"{path.name}: {found}"
             store.close()
+
+
+def test_a_batch_gets_each_row_its_own_id_in_one_insert(store: Store) -> None:
+    """Ids come back in the rows' order, and a batch is one INSERT on both databases."""
+    rows = [
+        questions_log.prepare(
+            TEST_SECRET.encode(),
+            platform="teams",
+            user=f"U{n}",
+            workspace="T1",
+            question=f"can I text a parent {n}?",
+            is_known=lambda word: True,
+            answered=True,
+            clauses=[("staff-aup", f"clause-{n}", float(n))],
+        )
+        for n in range(7)
+    ]
+    log(store)  # ids already taken: the batch does not start at 1
+    inserts: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO QUESTIONS "):
+            inserts.append(statement)
+
+    event.listen(store.db.engine, "before_cursor_execute", count)
+    try:
+        with store.db.write(durable=False) as conn:
+            ids = questions_log.insert(conn, rows)
+    finally:
+        event.remove(store.db.engine, "before_cursor_execute", count)
+    assert len(inserts) == 1
+    with store.db.read() as conn:
+        stored = {i: q for i, q in conn.execute(select(questions.c.id, questions.c.question))}
+        offered = {
+            i: c
+            for i, c in conn.execute(
+                select(question_clauses.c.question_id, question_clauses.c.clause_id)
+            )
+        }
+    assert [stored[i] for i in ids] == [row.question for row in rows]
+    assert [offered[i] for i in ids] == [f"clause-{n}" for n in range(7)]

@@ -247,6 +247,8 @@ class ClauseIndex:
                 for stems, weight in concept.alternatives()
                 if any(t in self._info for t in stems)
             ]
+            if not alternatives:  # no word of it is in any clause
+                continue
             if len(alternatives) == 1 and len(alternatives[0][0]) == 1:
                 [((term,), weight)] = alternatives  # one term, nothing to choose: add it in
                 self._bag_scores({term: weight}, total)

@@ -289,7 +289,7 @@ def _on_loop(future: Future[T], loop: asyncio.AbstractEventLoop) -> asyncio.Futu
             here = False
         if here:
             copy(done)
-        else:
+        elif not loop.is_closed():  # a loop shut down meanwhile has nobody left to tell
             loop.call_soon_threadsafe(copy, done)
 
     future.add_done_callback(settled)

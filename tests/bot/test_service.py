@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from concurrent.futures import Future
 from pathlib import Path
@@ -240,6 +241,15 @@ def test_on_loop_hands_over_results_from_other_threads_errors_and_cancellations(
         late.set_result(1)  # nobody waits any more: nothing to tell, nothing raised
 
     asyncio.run(scenario())
+
+
+def test_on_loop_leaves_a_closed_loop_alone(caplog: pytest.LogCaptureFixture) -> None:
+    loop = asyncio.new_event_loop()
+    late: Future[int] = Future()
+    _on_loop(late, loop)
+    loop.close()  # the server stopped before the database answered
+    late.set_result(1)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def test_a_database_that_is_down_never_stops_the_answer(tmp_path: Path) -> None:

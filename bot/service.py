@@ -13,13 +13,14 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from bot.analysis import Analyzer
 from bot.answers import answer, quote, to_citation
 from bot.chat import Incoming, Platform, Reply
 from bot.config import Settings
 from bot.errors import KnowledgeError, QuestionError, StorageError
+from bot.futures import loop_future
 from bot.knowledge import LEXICON_FILE, Policy, load_policies
 from bot.lexicon import EMPTY_LEXICON, Lexicon, load_lexicon
 from bot.retrieval import ClauseIndex, Hit
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from bot.storage import Store
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 MAX_QUESTION_CHARS = 4000
 EXAMPLES = (
@@ -215,7 +215,7 @@ class PolicyBot:
             reply = await bot.submit_async(incoming, claim="slack:Ev1")
         """
         loop = asyncio.get_running_loop()
-        return await _on_loop(self.submit(incoming, claim=claim, loop=loop), loop)
+        return await loop_future(self.submit(incoming, claim=claim, loop=loop), loop)
 
     def explain(self, clause_id: str, platform: Platform = "cli") -> Reply:
         """A reply showing one clause by id (for "related clause" buttons)."""
@@ -262,35 +262,3 @@ def check_question(question: str) -> str:
             f"{MAX_QUESTION_CHARS:,} characters or fewer."
         )
     return text
-
-
-def _on_loop(future: Future[T], loop: asyncio.AbstractEventLoop) -> asyncio.Future[T]:
-    """``asyncio.wrap_future``, except that a future settled on ``loop``'s own thread is
-    copied at once: ``wrap_future`` always goes through ``call_soon_threadsafe``, which
-    writes to the loop's wake-up socket (a system call, and a wake-up, per question)."""
-    waiter: asyncio.Future[T] = loop.create_future()
-
-    def copy(done: Future[T]) -> None:
-        if waiter.cancelled():
-            return
-        if done.cancelled():
-            waiter.cancel()
-            return
-        error = done.exception()
-        if error is not None:
-            waiter.set_exception(error)
-        else:
-            waiter.set_result(done.result())
-
-    def settled(done: Future[T]) -> None:
-        try:
-            here = asyncio.get_running_loop() is loop
-        except RuntimeError:  # a writer thread
-            here = False
-        if here:
-            copy(done)
-        elif not loop.is_closed():  # a loop shut down meanwhile has nobody left to tell
-            loop.call_soon_threadsafe(copy, done)
-
-    future.add_done_callback(settled)
-    return waiter

@@ -16,8 +16,8 @@ Guarantees, each pinned by ``tests/bot/storage/test_group_commit.py``:
   so only the job at fault fails: one bad row never costs other people their rows.
 * Shutdown drains: ``close`` refuses new jobs, writes every job already accepted, then stops.
 
-A synchronous caller waits with ``future.result()``; an async adapter awaits the same
-future with ``asyncio.wrap_future``.
+A synchronous caller waits with ``future.result()``; an async caller awaits the same
+future with ``bot.futures.loop_future(future, loop)``.
 
 Written on the event loop: when an async caller passes its running event loop to
 ``submit``, and a commit needs neither a network round trip nor a disk flush (SQLite with
@@ -44,6 +44,7 @@ from typing import Generic, TypeVar
 from sqlalchemy import Connection
 
 from bot.errors import StorageBusy, StorageError, StorageUnavailable
+from bot.futures import running_loop
 from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -99,11 +100,11 @@ class GroupCommit(Generic[J, R]):
         """Queue ``job``; the future holds its result once its batch has committed.
 
         ``loop`` is for a caller running on that event loop that awaits the future there
-        (``asyncio.wrap_future``) and never blocks on it: the batch may then be written on
+        (``bot.futures.loop_future``) and never blocks on it: the batch may then be written on
         the loop (see the module's docstring). Raises ``StorageError`` after ``close``.
         """
         future: Future[R] = Future()
-        if not self._on_loop or loop is not _running_loop():
+        if not self._on_loop or loop is not running_loop():
             loop = None
         with self._lock:
             if self._closed:
@@ -239,13 +240,6 @@ class GroupCommit(Generic[J, R]):
             log.error("%s: a batch of %d failed", self._name, len(jobs), exc_info=exc)
             raise StorageError(f"The database refused a request ({type(exc).__name__}).") from exc
         return results
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 def _settle(

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import threading
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +10,10 @@ import pytest
 
 from bot.chat import Incoming, Reply
 from bot.config import Settings
-from bot.errors import KnowledgeError, QuestionError, StorageError
+from bot.errors import KnowledgeError, QuestionError
 from bot.knowledge import Clause, Obligation, Policy, save_policy, sha256_text
 from bot.lexicon import Lexicon
-from bot.service import MAX_QUESTION_CHARS, Library, PolicyBot, _on_loop
+from bot.service import MAX_QUESTION_CHARS, Library, PolicyBot
 from bot.storage import Store
 
 CLAUSES = (
@@ -213,43 +210,6 @@ def test_submit_async_is_woken_on_the_loop_without_a_cross_thread_call(
         assert woken == []
     finally:
         store.close()
-
-
-def test_on_loop_hands_over_results_from_other_threads_errors_and_cancellations() -> None:
-    async def scenario() -> None:
-        loop = asyncio.get_running_loop()
-        from_thread: Future[int] = Future()
-        waiter = _on_loop(from_thread, loop)
-        threading.Thread(target=from_thread.set_result, args=(7,)).start()
-        assert await asyncio.wait_for(waiter, 10) == 7
-
-        failed: Future[int] = Future()
-        failing = _on_loop(failed, loop)
-        failed.set_exception(StorageError("down"))
-        with pytest.raises(StorageError, match="down"):
-            await failing
-
-        cancelled: Future[int] = Future()
-        gone = _on_loop(cancelled, loop)
-        cancelled.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await gone
-
-        late: Future[int] = Future()
-        abandoned = _on_loop(late, loop)
-        abandoned.cancel()
-        late.set_result(1)  # nobody waits any more: nothing to tell, nothing raised
-
-    asyncio.run(scenario())
-
-
-def test_on_loop_leaves_a_closed_loop_alone(caplog: pytest.LogCaptureFixture) -> None:
-    loop = asyncio.new_event_loop()
-    late: Future[int] = Future()
-    _on_loop(late, loop)
-    loop.close()  # the server stopped before the database answered
-    late.set_result(1)
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def test_a_database_that_is_down_never_stops_the_answer(tmp_path: Path) -> None:
